@@ -1,0 +1,1 @@
+"""scrutiny: put a deep-learning paper's claim to the test."""

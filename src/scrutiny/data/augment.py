@@ -1,0 +1,74 @@
+"""Training augmentations with their randomness drawn apart from its application.
+
+An :class:`Augment` draws the parameters of one example from a ``torch.Generator`` and then applies them
+deterministically. :class:`AugmentedDataset` seeds that generator from ``(augment seed, epoch, index)``, so the
+transform of any example in any epoch can be replayed exactly, whatever the loader's worker count or order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+import torch
+from torch.utils.data import Dataset
+
+
+class Augment(Protocol):
+    """A random transform of one example ``(C, H, W)``, split into draw and apply."""
+
+    def draw(self, generator: torch.Generator, shape: tuple[int, ...]) -> dict[str, Any]: ...
+
+    def apply(self, x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor: ...
+
+
+class RandomCropFlip:
+    """Zero-pad by ``padding``, crop back to the original size at a random offset, flip horizontally with p=0.5.
+
+    The standard CIFAR augmentation (He et al. 2016, section 4.2).
+    """
+
+    def __init__(self, padding: int = 4, flip: bool = True) -> None:
+        self.padding, self.flip = padding, flip
+
+    def draw(self, generator: torch.Generator, shape: tuple[int, ...]) -> dict[str, Any]:
+        top, left = torch.randint(0, 2 * self.padding + 1, (2,), generator=generator).tolist()
+        flip = bool(torch.rand((), generator=generator) < 0.5) if self.flip else False
+        return {"top": top, "left": left, "flip": flip}
+
+    def apply(self, x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        padded = torch.nn.functional.pad(x, (self.padding,) * 4)
+        out = padded[..., params["top"] : params["top"] + h, params["left"] : params["left"] + w]
+        return out.flip(-1) if params["flip"] else out
+
+
+def example_seed(seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed for one example in one epoch, independent of every other (seed, epoch, index)."""
+    digest = hashlib.sha256(f"{seed}:{epoch}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class AugmentedDataset(Dataset):
+    """Wraps a dataset of ``(x, y)`` and applies ``augment`` with parameters seeded per (epoch, index).
+
+    Call :meth:`set_epoch` before each epoch; loader workers receive the value when they are started.
+    """
+
+    def __init__(self, base: Dataset, augment: Augment, seed: int) -> None:
+        self.base, self.augment, self.seed = base, augment, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def params(self, index: int, shape: tuple[int, ...]) -> dict[str, Any]:
+        generator = torch.Generator().manual_seed(example_seed(self.seed, self.epoch, index))
+        return self.augment.draw(generator, shape)
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int):
+        x, y = self.base[index]
+        return self.augment.apply(x, self.params(index, tuple(x.shape))), y

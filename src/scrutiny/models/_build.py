@@ -1,0 +1,32 @@
+"""Build a model from a resolved ``model`` spec section and the dataset's facts."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from scrutiny.registry import MODELS
+
+CONTEXT_ARGS = ("num_classes", "in_channels", "image_size")
+
+
+def build_model(section: dict[str, Any], context: dict[str, Any]) -> nn.Module:
+    """Call the builder named by ``section['name']`` with the section's arguments plus the context it accepts.
+
+    Args:
+        section: The resolved ``model`` section: ``name`` and keyword arguments.
+        context: Facts from the dataset (``num_classes``, ``in_channels``, ``image_size``).
+    """
+    kwargs = {k: v for k, v in section.items() if k != "name"}
+    builder = MODELS.get(section["name"])
+    try:
+        params = inspect.signature(builder).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    except (TypeError, ValueError):
+        params, takes_any = {}, True
+    for key in CONTEXT_ARGS:
+        if key in context and key not in kwargs and (key in params or (takes_any and key == "num_classes")):
+            kwargs[key] = context[key]
+    return builder(**kwargs)

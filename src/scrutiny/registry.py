@@ -1,0 +1,117 @@
+"""One :class:`Registry` type for every named thing in scrutiny: models, datasets, protocols, ...
+
+A registry maps a name to a callable (a builder). Registering a name twice raises. Names are resolved as:
+
+1. a registered name (``small_cnn``);
+2. ``prefix:rest`` where ``prefix`` has a resolver (``torchvision:resnet50``, ``timm:resnet50``);
+3. ``package.module:callable``: the user's own builder, imported on demand (``mylab.nets:wide_cnn``).
+
+The built-in entries of a registry live in a package that is imported the first time the registry is used, so
+importing :mod:`scrutiny.registry` is cheap and free of import cycles.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from scrutiny.errors import RegistryError, suggest
+
+Builder = Callable[..., Any]
+
+
+class Registry:
+    """A name -> builder table of one kind.
+
+    Args:
+        kind: What the registry holds, in the singular ("model", "dataset"); used in error messages.
+        builtins: Dotted name of the package whose import registers the built-in entries.
+    """
+
+    def __init__(self, kind: str, builtins: str | None = None) -> None:
+        self.kind = kind
+        self._builtins = builtins
+        self._loaded = builtins is None
+        self._entries: dict[str, Builder] = {}
+        self._prefixes: dict[str, Callable[[str], Builder]] = {}
+
+    def _load_builtins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            importlib.import_module(self._builtins)  # type: ignore[arg-type]
+
+    def register(self, name: str | None = None) -> Callable[[Builder], Builder]:
+        """Decorator that registers a builder under ``name`` (default: the function's name)."""
+
+        def decorator(fn: Builder) -> Builder:
+            self.add(name or fn.__name__, fn)
+            return fn
+
+        return decorator
+
+    def add(self, name: str, fn: Builder) -> None:
+        """Register ``fn`` under ``name``; a duplicate name raises :class:`RegistryError`."""
+        if ":" in name:
+            raise RegistryError(f"{self.kind} name '{name}' must not contain ':' (reserved for prefixes and modules)")
+        if name in self._entries:
+            raise RegistryError(f"duplicate {self.kind} name '{name}' (already registered by {_origin(self._entries[name])})")
+        self._entries[name] = fn
+
+    def add_prefix(self, prefix: str, resolver: Callable[[str], Builder]) -> None:
+        """Resolve every ``prefix:rest`` name through ``resolver(rest)``."""
+        if prefix in self._prefixes:
+            raise RegistryError(f"duplicate {self.kind} prefix '{prefix}'")
+        self._prefixes[prefix] = resolver
+
+    def get(self, name: str) -> Builder:
+        """Return the builder for ``name``; an unknown name raises with a close-match suggestion."""
+        self._load_builtins()
+        if name in self._entries:
+            return self._entries[name]
+        if ":" in name:
+            prefix, rest = name.split(":", 1)
+            if prefix in self._prefixes:
+                return self._prefixes[prefix](rest)
+            return _import_callable(name, self.kind)
+        raise RegistryError(f"unknown {self.kind} '{name}'{suggest(name, self._entries)} (see 'scrutiny list {self.kind}s')")
+
+    def __contains__(self, name: str) -> bool:
+        self._load_builtins()
+        return name in self._entries
+
+    def names(self) -> list[str]:
+        """Sorted names of the registered entries (prefix resolvers not included)."""
+        self._load_builtins()
+        return sorted(self._entries)
+
+    def prefixes(self) -> list[str]:
+        self._load_builtins()
+        return sorted(self._prefixes)
+
+    def describe(self, name: str) -> str:
+        """First line of the builder's docstring."""
+        doc = inspect.getdoc(self.get(name)) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+def _origin(fn: Builder) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+
+
+def _import_callable(name: str, kind: str) -> Builder:
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RegistryError(f"unknown {kind} '{name}': cannot import module '{module_name}' ({exc})") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise RegistryError(f"unknown {kind} '{name}': module '{module_name}' has no callable '{attr}'")
+    return fn
+
+
+MODELS = Registry("model", builtins="scrutiny.models")
+DATASETS = Registry("dataset", builtins="scrutiny.data")
+PROTOCOLS = Registry("protocol", builtins="scrutiny.protocols")
