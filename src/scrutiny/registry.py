@@ -35,6 +35,7 @@ class Registry:
         self._builtins = builtins
         self._loaded = builtins is None
         self._entries: dict[str, Builder] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
         self._prefixes: dict[str, Callable[[str], Builder]] = {}
 
     def _load_builtins(self) -> None:
@@ -42,22 +43,29 @@ class Registry:
             self._loaded = True
             importlib.import_module(self._builtins)  # type: ignore[arg-type]
 
-    def register(self, name: str | None = None) -> Callable[[Builder], Builder]:
-        """Decorator that registers a builder under ``name`` (default: the function's name)."""
+    def register(self, name: str | None = None, **meta: Any) -> Callable[[Builder], Builder]:
+        """Decorator that registers a builder under ``name`` (default: the function's name).
+
+        ``meta`` is kept for tools and tests, e.g. ``example_input=lambda: torch.randn(2, 2)`` for a model whose
+        input is not an image batch ``(N, C, 32, 32)``.
+        """
 
         def decorator(fn: Builder) -> Builder:
-            self.add(name or fn.__name__, fn)
+            self.add(name or fn.__name__, fn, **meta)
             return fn
 
         return decorator
 
-    def add(self, name: str, fn: Builder) -> None:
+    def add(self, name: str, fn: Builder, **meta: Any) -> None:
         """Register ``fn`` under ``name``; a duplicate name raises :class:`RegistryError`."""
         if ":" in name:
             raise RegistryError(f"{self.kind} name '{name}' must not contain ':' (reserved for prefixes and modules)")
         if name in self._entries:
-            raise RegistryError(f"duplicate {self.kind} name '{name}' (already registered by {_origin(self._entries[name])})")
+            raise RegistryError(
+                f"duplicate {self.kind} name '{name}' (already registered by {_origin(self._entries[name])})"
+            )
         self._entries[name] = fn
+        self._meta[name] = meta
 
     def add_prefix(self, prefix: str, resolver: Callable[[str], Builder]) -> None:
         """Resolve every ``prefix:rest`` name through ``resolver(rest)``."""
@@ -75,11 +83,18 @@ class Registry:
             if prefix in self._prefixes:
                 return self._prefixes[prefix](rest)
             return _import_callable(name, self.kind)
-        raise RegistryError(f"unknown {self.kind} '{name}'{suggest(name, self._entries)} (see 'scrutiny list {self.kind}s')")
+        raise RegistryError(
+            f"unknown {self.kind} '{name}'{suggest(name, self._entries)} (see 'scrutiny list {self.kind}s')"
+        )
 
     def __contains__(self, name: str) -> bool:
         self._load_builtins()
         return name in self._entries
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """The metadata given when ``name`` was registered."""
+        self._load_builtins()
+        return dict(self._meta.get(name, {}))
 
     def names(self) -> list[str]:
         """Sorted names of the registered entries (prefix resolvers not included)."""

@@ -28,10 +28,15 @@ def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256) 
     if root is None:
         raise DataError("data.root: required for imagefolder (a folder with train/ and val/ class folders)")
     base = Path(root).expanduser()
-    transform = v2.Compose([
-        v2.PILToTensor(), v2.Resize(resize, antialias=True), v2.CenterCrop(size),
-        v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    transform = v2.Compose(
+        [
+            v2.PILToTensor(),
+            v2.Resize(resize, antialias=True),
+            v2.CenterCrop(size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
     splits = {}
     for split in ("train", "val"):
         folder = base / split
@@ -41,5 +46,10 @@ def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256) 
     classes = splits["train"].classes
     if splits["val"].classes != classes:
         raise DataError(f"data.root: class folders of '{base}/train' and '{base}/val' differ")
-    return DataBundle(splits=splits, num_classes=len(classes), in_channels=3, image_size=(size, size),
-                      info={"n_train": len(splits["train"]), "n_val": len(splits["val"]), "root": str(base)})
+    return DataBundle(
+        splits=splits,
+        num_classes=len(classes),
+        in_channels=3,
+        image_size=(size, size),
+        info={"n_train": len(splits["train"]), "n_val": len(splits["val"]), "root": str(base)},
+    )

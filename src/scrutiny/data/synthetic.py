@@ -29,5 +29,10 @@ def synthetic(
         return TensorDataset(x, y)
 
     splits = {"train": make(n_train), "test": make(n_test)}
-    return DataBundle(splits=splits, num_classes=num_classes, in_channels=channels, image_size=(size, size),
-                      info={"n_train": n_train, "n_test": n_test})
+    return DataBundle(
+        splits=splits,
+        num_classes=num_classes,
+        in_channels=channels,
+        image_size=(size, size),
+        info={"n_train": n_train, "n_test": n_test},
+    )

@@ -27,7 +27,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut = nn.Sequential()
         if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def residual(self, x):
         return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
@@ -39,7 +41,9 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     def __init__(self, blocks: tuple[int, ...], in_channels: int, num_classes: int, width: int = 64) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
         layers, in_planes = [], width
         for stage, n in enumerate(blocks):
             planes = width * 2**stage

@@ -1,0 +1,35 @@
+"""The ``scrutiny`` command line: a thin layer over the public Python API, one module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from scrutiny.errors import ScrutinyError
+
+app = typer.Typer(
+    name="scrutiny",
+    help="Put a deep-learning paper's claim to the test: run specs across seeds, diff setups, inspect results.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+from scrutiny.cli import diff, listing, run, runs  # noqa: E402,F401  (command registration)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except ScrutinyError as exc:
+        print(f"scrutiny: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("scrutiny: interrupted; finished trials are kept, unfinished ones run again next time", file=sys.stderr)
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,115 @@
+"""``scrutiny run SPEC``: run a spec across seeds, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scrutiny.cli import app
+from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
+from scrutiny.cli._output import Output
+from scrutiny.execute import Reporter, plan, run_sweep
+from scrutiny.spec import load_spec, spec_hash
+from scrutiny.store import Store
+from scrutiny.trials import parse_seeds
+
+
+@app.command()
+def run(
+    spec_file: Path = typer.Argument(..., help="Spec YAML file."),
+    seeds: str = typer.Option("0", "--seeds", help="Seeds: '0-4', '0,3,7' or '0-2,9'."),
+    overrides: list[str] = SetOpt,
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (CPU threads are split between them)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial (default: cores / workers)."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed trial."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the trials and what would run; run nothing."),
+    store: Path = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run SPEC_FILE for each seed; trials already in the store are not run again."""
+    out = Output(as_json)
+    spec = load_spec(spec_file, overrides or [])
+    seed_list = parse_seeds(seeds)
+    trial_store = Store(store)
+    planned = plan([(spec, s) for s in seed_list], trial_store)
+    to_run = [t for t in planned if t.needs_run(retry_failed)]
+    header = {
+        "spec": str(spec_file),
+        "spec_hash": spec_hash(spec),
+        "label": spec.label,
+        "store": str(store),
+        "seeds": seed_list,
+    }
+    if dry_run:
+        rows = [[t.trial_id, t.seed, t.status, "run" if t.needs_run(retry_failed) else "skip"] for t in planned]
+        out.table(
+            f"{spec_file} ({spec_hash(spec)}): {len(to_run)} of {len(planned)} trials to run",
+            ["trial", "seed", "in store", "action"],
+            rows,
+        )
+        if as_json:
+            out.json(
+                {
+                    **header,
+                    "dry_run": True,
+                    "trials": [
+                        {"trial_id": t.trial_id, "seed": t.seed, "status": t.status, "run": t.needs_run(retry_failed)}
+                        for t in planned
+                    ],
+                }
+            )
+        return
+    if not to_run:
+        out.note(f"nothing to run: all {len(planned)} trials of {spec_file} ({spec_hash(spec)}) are in {store}")
+        if as_json:
+            out.json({**header, "ran": [], "skipped": [t.trial_id for t in planned]})
+        return
+    out.note(
+        f"{spec_file} ({spec_hash(spec)}): running {len(to_run)} of {len(planned)} trials "
+        f"({len(planned) - len(to_run)} already in {store}), {workers} worker(s)"
+    )
+    if as_json:
+        result = run_sweep(
+            spec,
+            seed_list,
+            trial_store,
+            workers=workers,
+            fail_fast=fail_fast,
+            retry_failed=retry_failed,
+            threads=threads,
+            reporter=Reporter(),
+        )
+    else:
+        from scrutiny.cli._progress import RichReporter
+
+        with RichReporter(out.err) as reporter:
+            result = run_sweep(
+                spec,
+                seed_list,
+                trial_store,
+                workers=workers,
+                fail_fast=fail_fast,
+                retry_failed=retry_failed,
+                threads=threads,
+                reporter=reporter,
+            )
+    counts = result.counts()
+    if as_json:
+        out.json(
+            {
+                **header,
+                "ran": list(result.ran.values()),
+                "skipped": result.skipped,
+                "busy": result.busy,
+                "counts": counts,
+            }
+        )
+    else:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none finished"
+        out.note(f"done: {summary}; results in {store}/ ('scrutiny runs --store {store}' summarises them)")
+        if result.busy:
+            out.note(f"skipped {len(result.busy)} trial(s) being run by another process: {', '.join(result.busy)}")
+    if counts.get("failed"):
+        raise typer.Exit(1)

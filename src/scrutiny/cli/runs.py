@@ -1,0 +1,118 @@
+"""``scrutiny runs`` (trials grouped by spec) and ``scrutiny show TRIAL`` (one trial in full)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+
+from scrutiny.analysis import summarise
+from scrutiny.cli import app
+from scrutiny.cli._common import JsonOpt, StoreOpt
+from scrutiny.cli._output import Output, fmt
+from scrutiny.store import Store
+
+_METRIC_COLUMNS = ("epoch", "lr", "train_loss_epoch_avg", "train_acc_epoch_avg")
+
+
+@app.command()
+def runs(store: Path = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """Trials grouped by spec: n, status counts, mean ± sd (over seeds) of each final metric."""
+    out = Output(as_json)
+    groups = summarise(Store(store))
+    if as_json:
+        out.json({"store": str(store), "specs": [g.to_dict() for g in groups]})
+        return
+    if not groups:
+        out.note(f"no trials in {store}/ (run one with 'scrutiny run SPEC --store {store}')")
+        return
+    metrics = sorted({m for g in groups for m in g.metrics if not m.endswith("_n")})
+    rows = []
+    for g in groups:
+        cells = []
+        for m in metrics:
+            if m not in g.metrics:
+                cells.append(None)
+                continue
+            mean, std = g.mean_std(m)
+            cells.append(f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}")
+        status = ", ".join(f"{n} {s}" for s, n in sorted(g.status.items()))
+        rows.append([g.spec_hash, g.label or f"{g.model} on {g.data}", g.n, status, *cells])
+    out.table(
+        f"{store}/: {sum(g.n for g in groups)} trials, {len(groups)} specs (mean ± sd over complete trials)",
+        ["spec", "label", "n", "status", *metrics],
+        rows,
+    )
+
+
+@app.command()
+def show(
+    trial: str = typer.Argument(..., help="Trial id or a unique prefix of one."),
+    store: Path = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """One trial: resolved spec, provenance, per-epoch metrics and the final record."""
+    out = Output(as_json)
+    s = Store(store)
+    tid = s.resolve_id(trial)
+    spec_record = s.spec(tid)
+    status = s.status(tid)
+    start = s.trial(tid) if (s.trial_dir(tid) / "trial.json").exists() else {}
+    result = s.result(tid) if status not in ("incomplete", "missing") else {}
+    metrics = s.metrics(tid)
+    if as_json:
+        out.json(
+            {
+                "trial_id": tid,
+                "status": status,
+                "spec": spec_record,
+                "trial": start,
+                "result": result,
+                "metrics": metrics,
+            }
+        )
+        return
+    out.print(
+        f"[bold]{tid}[/]  status: {status}  seed: {spec_record.get('seed')}  "
+        f"spec: {spec_record.get('spec_hash')}  folder: {s.trial_dir(tid)}"
+    )
+    out.print("[bold]spec[/] (resolved)")
+    out.print(yaml.safe_dump(spec_record.get("spec", {}), sort_keys=False).rstrip())
+    env = start.get("environment", {})
+    git = env.get("git", {})
+    flags = start.get("backend_flags", {})
+    provenance = [
+        ["command", " ".join(env.get("command", []))],
+        [
+            "git",
+            f"{git.get('commit')} ({'dirty' if git.get('dirty') else 'clean'})" if git.get("repo") else "not a repo",
+        ],
+        [
+            "python / torch",
+            f"{env.get('python')} / {env.get('torch')} (CUDA {env.get('cuda')}, cuDNN {env.get('cudnn')})",
+        ],
+        ["device", f"{env.get('device')}: {env.get('device_name')} on {env.get('host')}"],
+        ["seeds", ", ".join(f"{k}={v}" for k, v in start.get("seeds", {}).items())],
+        ["backend flags", ", ".join(f"{k}={fmt(v)}" for k, v in flags.items())],
+        ["precision", start.get("precision")],
+        [
+            "times",
+            f"{result.get('started_at')} → {result.get('ended_at')}, wall {fmt(result.get('wall_time_s'))} s, "
+            f"device {fmt(result.get('device_time_s'))} s",
+        ],
+    ]
+    out.table("provenance", ["what", "value"], provenance)
+    if metrics:
+        columns = list(_METRIC_COLUMNS) + [k for k in metrics[-1] if k not in _METRIC_COLUMNS]
+        out.table("per-epoch metrics (raw)", columns, [[row.get(c) for c in columns] for row in metrics])
+    if result:
+        shown = {k: v for k, v in result.items() if k not in ("traceback", "trial_id", "schema_version")}
+        out.table("final record", ["field", "value"], [[k, v] for k, v in shown.items()])
+        if result.get("selected_on_test"):
+            out.print(
+                "[yellow]note:[/] best_* was selected on the test split (test-set selection); "
+                "report final_* or select on a validation split."
+            )
+        if result.get("traceback"):
+            out.print(result["traceback"])

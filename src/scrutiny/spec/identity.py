@@ -1,0 +1,43 @@
+"""Identity of specs and trials.
+
+``spec_hash`` is the first 12 hex digits of the SHA-256 of the resolved spec serialised as canonical JSON (keys
+sorted, no whitespace, tuples as lists), with ``label`` and ``description`` removed. Because the spec is
+resolved first (every default, including builder defaults, written out), key order and spelling a default
+explicitly do not change it. The seed is not part of a spec, so it is excluded by construction.
+
+A trial's id is ``<spec hash>-s<seed>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from scrutiny.spec.schema import Spec
+
+NOT_IDENTITY = ("label", "description")
+HASH_LENGTH = 12
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def identity_dict(spec: Spec) -> dict[str, Any]:
+    """The part of the resolved spec that defines its identity."""
+    data = spec.to_dict()
+    for key in NOT_IDENTITY:
+        data.pop(key, None)
+    return data
+
+
+def spec_hash(spec: Spec) -> str:
+    """Stable content hash of the resolved spec, seed, label and description excluded."""
+    return hashlib.sha256(canonical_json(identity_dict(spec)).encode()).hexdigest()[:HASH_LENGTH]
+
+
+def trial_id(spec: Spec | str, seed: int) -> str:
+    """``<spec hash>-s<seed>``."""
+    h = spec if isinstance(spec, str) else spec_hash(spec)
+    return f"{h}-s{seed}"

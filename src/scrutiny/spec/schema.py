@@ -1,0 +1,140 @@
+"""The spec schema: frozen pydantic models with unknown keys forbidden.
+
+A spec describes one training and evaluation setup in six sections. ``model`` and ``data`` name a registry
+entry and carry its keyword arguments; those arguments are checked against the builder's signature when the
+spec is resolved (:func:`scrutiny.spec.load.resolve`), so an unknown or mistyped argument fails there too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenSection(BaseModel):
+    """A section whose extra keys are a registry builder's keyword arguments."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ModelSection(OpenSection):
+    """``model``: a registry name (``small_cnn``, ``torchvision:resnet50``, ``pkg.mod:builder``) and its arguments."""
+
+    name: str
+
+
+class DataSection(OpenSection):
+    """``data``: a dataset builder and its arguments, plus how it is batched."""
+
+    name: str
+    root: str | None = None
+    batch_size: PositiveInt = 128
+    eval_batch_size: PositiveInt | None = Field(None, description="defaults to batch_size")
+    num_workers: NonNegativeInt = 0
+    drop_last: bool = Field(False, description="drop the last partial training batch (never done in evaluation)")
+
+    @model_validator(mode="after")
+    def _fill_eval_batch_size(self) -> DataSection:
+        if self.eval_batch_size is None:
+            object.__setattr__(self, "eval_batch_size", self.batch_size)
+        return self
+
+
+class OptimSection(Section):
+    """``optim``: the optimizer. ``wd_on: weights_only`` exempts biases and normalisation parameters (ndim < 2)."""
+
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: PositiveFloat = 0.1
+    momentum: NonNegativeFloat = 0.9
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegativeFloat = 0.0
+    wd_on: Literal["all", "weights_only"] = "all"
+
+
+class ScheduleSection(Section):
+    """``schedule``: learning rate as a function of fractional epoch, applied at every step.
+
+    ``step`` multiplies by ``gamma`` every ``step_size`` epochs; ``multistep`` at each of ``milestones``;
+    ``cosine`` anneals from the base rate to ``min_lr`` over the epochs after warm-up. Warm-up is linear from
+    zero over ``warmup_epochs``.
+    """
+
+    name: Literal["constant", "step", "multistep", "cosine"] = "constant"
+    milestones: tuple[NonNegativeInt, ...] = ()
+    step_size: PositiveInt = 30
+    gamma: PositiveFloat = 0.1
+    warmup_epochs: NonNegativeFloat = 0.0
+    min_lr: NonNegativeFloat = 0.0
+
+
+class TrainSection(Section):
+    """``train``: the loop. ``deterministic`` also sets deterministic algorithms and the matching backend flags."""
+
+    epochs: PositiveInt = 10
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    deterministic: bool = False
+    cudnn_benchmark: bool = False
+    tf32: bool = False
+    label_smoothing: NonNegativeFloat = 0.0
+    grad_clip: PositiveFloat | None = None
+    checkpoint_every: NonNegativeInt = Field(0, description="also checkpoint every N epochs (0: only at the end)")
+
+
+class EvalSection(Section):
+    """``eval``: which split is evaluated, under which protocol, how often."""
+
+    split: str = "test"
+    protocol: str = "plain"
+    protocol_args: dict[str, Any] = Field(default_factory=dict)
+    every_epochs: PositiveInt = 1
+    save_outputs: bool = Field(False, description="store per-example predictions of the final evaluation")
+
+
+class Spec(Section):
+    """One training and evaluation setup. ``label`` and ``description`` are not part of its identity."""
+
+    label: str | None = None
+    description: str | None = None
+    model: ModelSection
+    data: DataSection
+    optim: OptimSection = OptimSection()
+    schedule: ScheduleSection = ScheduleSection()
+    train: TrainSection = TrainSection()
+    eval: EvalSection = EvalSection()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved spec as plain JSON-compatible data (tuples become lists)."""
+        return self.model_dump(mode="json")
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "model": ModelSection,
+    "data": DataSection,
+    "optim": OptimSection,
+    "schedule": ScheduleSection,
+    "train": TrainSection,
+    "eval": EvalSection,
+}

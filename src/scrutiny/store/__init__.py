@@ -1,0 +1,6 @@
+"""The trial store: one folder per trial, atomic writes, plain JSON / JSON-lines / npz / state_dict files."""
+
+from scrutiny.store.checkpoint import load_checkpoint
+from scrutiny.store.store import DEFAULT_STORE, SCHEMA_VERSION, Store, TrialBusyError, TrialWriter
+
+__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "TrialBusyError", "TrialWriter", "load_checkpoint"]

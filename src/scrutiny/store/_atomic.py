@@ -1,0 +1,52 @@
+"""Atomic writes: write a temporary file beside the target, flush it to disk, then rename it over the target."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def json_safe(obj: Any) -> Any:
+    """Replace non-finite floats by ``None`` (JSON has no NaN) and tuples by lists, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalars
+        return json_safe(obj.item())
+    return obj
+
+
+def write_atomic(path: str | Path, write) -> None:
+    """Call ``write(fileobj)`` on a temporary binary file, then rename it to ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    text = json.dumps(json_safe(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    write_atomic(path, lambda fh: fh.write(text.encode()))
+
+
+def append_jsonl(path: str | Path, obj: Any) -> None:
+    """Append one line; a torn last line can only belong to an incomplete trial, which is run again."""
+    line = json.dumps(json_safe(obj), allow_nan=False) + "\n"
+    with open(path, "a") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -1,0 +1,50 @@
+"""Batches for training and evaluation.
+
+Training order comes from a dedicated generator: ``torch.randperm(n, generator=g)`` per epoch, which is the order
+``RandomSampler`` would produce with the same generator. In-memory ``TensorDataset``s without augmentation are
+sliced directly (no per-example ``__getitem__`` and collate); everything else goes through a ``DataLoader``.
+Evaluation batches are sequential and never drop or pad an example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
+
+
+def _is_tensor_dataset(ds: Dataset) -> bool:
+    return isinstance(ds, TensorDataset) and len(ds.tensors) == 2
+
+
+def train_batches(
+    ds: Dataset, batch_size: int, generator: torch.Generator, *, drop_last: bool, num_workers: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of shuffled training batches; advances ``generator``."""
+    if _is_tensor_dataset(ds) and num_workers == 0:
+        x, y = ds.tensors
+        order = torch.randperm(len(x), generator=generator)
+        stop = len(x) - len(x) % batch_size if drop_last else len(x)
+        for start in range(0, stop, batch_size):
+            idx = order[start : start + batch_size]
+            yield x[idx], y[idx]
+        return
+    sampler = RandomSampler(ds, generator=generator)
+    yield from DataLoader(
+        ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=num_workers, generator=generator
+    )
+
+
+def eval_batches(ds: Dataset, batch_size: int, *, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """All examples of ``ds`` in order, in batches of ``batch_size`` (the last one may be smaller)."""
+    if _is_tensor_dataset(ds) and num_workers == 0:
+        x, y = ds.tensors
+        for start in range(0, len(x), batch_size):
+            yield x[start : start + batch_size], y[start : start + batch_size]
+        return
+    yield from DataLoader(ds, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers)
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)

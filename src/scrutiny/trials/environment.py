@@ -1,0 +1,144 @@
+"""Provenance: what produced a trial (code, command, packages, hardware) and the backend flags that change numbers."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Any
+
+import torch
+
+PACKAGES = ("scrutiny", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "pydantic", "timm", "pyyaml")
+MAX_DIFF_BYTES = 1_000_000
+
+
+def _git(args: list[str], cwd: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_state(cwd: str | None = None) -> dict[str, Any]:
+    """Commit, dirty flag and diff of the working directory's git repository (``{"repo": false}`` outside one)."""
+    cwd = cwd or os.getcwd()
+    top = _git(["rev-parse", "--show-toplevel"], cwd)
+    if top is None:
+        return {"repo": False}
+    commit = (_git(["rev-parse", "HEAD"], cwd) or "").strip() or None
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd) or ""
+    diff = _git(["diff", "HEAD"], cwd) if commit else None
+    truncated = diff is not None and len(diff) > MAX_DIFF_BYTES
+    return {
+        "repo": True,
+        "root": top.strip(),
+        "commit": commit,
+        "dirty": bool(status.strip()),
+        "diff": diff[:MAX_DIFF_BYTES] if diff else diff,
+        "diff_truncated": truncated,
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def capture_environment(device: torch.device) -> dict[str, Any]:
+    """Everything about the machine and code that a number may depend on (the backend flags come separately)."""
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {
+        "command": sys.argv,
+        "cwd": os.getcwd(),
+        "git": git_state(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "packages": package_versions(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": cudnn,
+        "device": str(device),
+        "device_name": device_name(device),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def backend_flags() -> dict[str, Any]:
+    """The current values of every torch flag that changes numbers."""
+    return {
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "num_threads": torch.get_num_threads(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    }
+
+
+@contextmanager
+def backend_settings(*, deterministic: bool, cudnn_benchmark: bool, tf32: bool, threads: int | None):
+    """Set every number-changing flag explicitly for one trial, and restore the previous values afterwards."""
+    before = backend_flags()
+    env_before = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        if threads:
+            torch.set_num_threads(threads)
+        yield backend_flags()
+    finally:
+        torch.use_deterministic_algorithms(before["deterministic_algorithms"])
+        torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
+        torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
+        torch.backends.cuda.matmul.allow_tf32 = before["cuda_matmul_allow_tf32"]
+        torch.backends.cudnn.allow_tf32 = before["cudnn_allow_tf32"]
+        torch.set_float32_matmul_precision(before["float32_matmul_precision"])
+        torch.set_num_threads(before["num_threads"])
+        if env_before is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = env_before
+
+
+def resolve_device(requested: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a user error."""
+    from scrutiny.errors import ScrutinyError
+
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ScrutinyError("train.device: 'cuda' was asked for but no CUDA device is available (use cpu or auto)")
+    return torch.device(requested)

@@ -1,0 +1,251 @@
+"""Run one trial: a spec and a seed, start to end, written to the store.
+
+Read this file top to bottom: :func:`run_trial` prepares, :func:`_fit` is the training loop, and the end of
+:func:`run_trial` writes the final record. A NaN or infinite training loss ends the trial with status
+``diverged`` (a result, not a crash); any other exception ends it with status ``failed``, its error and its
+traceback, and is re-raised only for ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from scrutiny.data.augment import AugmentedDataset
+from scrutiny.models import build_model
+from scrutiny.registry import DATASETS, PROTOCOLS
+from scrutiny.spec import Spec, spec_hash, trial_id
+from scrutiny.store import Store, TrialWriter
+from scrutiny.trials.batches import steps_per_epoch, train_batches
+from scrutiny.trials.environment import backend_settings, capture_environment, resolve_device
+from scrutiny.trials.evaluate import evaluate
+from scrutiny.trials.optim import build_optimizer, lr_factor, set_lr
+from scrutiny.trials.seeding import TrialSeeds
+
+EpochCallback = Callable[[dict[str, Any]], None]
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, step: int, value: float) -> None:
+        super().__init__(f"non-finite training loss {value} at epoch {epoch}, step {step}")
+        self.epoch, self.step, self.value = epoch, step, value
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_trial(
+    spec: Spec, seed: int, store: Store, *, threads: int | None = None, on_epoch: EpochCallback | None = None
+) -> dict[str, Any]:
+    """Run ``spec`` with ``seed`` and write its folder in ``store``; return the final record.
+
+    Args:
+        spec: The resolved spec.
+        seed: The trial's root seed.
+        store: Where the trial folder is written.
+        threads: CPU threads for torch in this trial (``None``: leave as is).
+        on_epoch: Called after every epoch with ``{"trial", "epoch", "epochs", "metrics"}``.
+    """
+    tid = trial_id(spec, seed)
+    seeds = TrialSeeds.from_root(seed)
+    device = resolve_device(spec.train.device)
+    writer = store.begin(tid, {"trial_id": tid, "spec_hash": spec_hash(spec), "seed": seed, "spec": spec.to_dict()})
+    started, wall0, cpu0 = _now(), time.perf_counter(), time.process_time()
+    record: dict[str, Any] = {"trial_id": tid, "seed": seed}
+    try:
+        with backend_settings(
+            deterministic=spec.train.deterministic,
+            cudnn_benchmark=spec.train.cudnn_benchmark,
+            tf32=spec.train.tf32,
+            threads=threads,
+        ) as flags:
+            writer.write(
+                "trial.json",
+                {
+                    "trial_id": tid,
+                    "spec_hash": spec_hash(spec),
+                    "seeds": seeds.to_dict(),
+                    "started_at": started,
+                    "environment": capture_environment(device),
+                    "backend_flags": flags,
+                    "precision": spec.train.precision,
+                },
+            )
+            record.update(_fit(spec, seeds, device, writer, tid, on_epoch))
+    except KeyboardInterrupt:
+        writer.abandon()
+        raise
+    except Diverged as exc:
+        record.update(status="diverged", diverged_at={"epoch": exc.epoch, "step": exc.step}, error=str(exc))
+    except Exception as exc:  # a failed trial is a record, not the end of a sweep
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+    record.update(
+        started_at=started,
+        ended_at=_now(),
+        wall_time_s=time.perf_counter() - wall0,
+        cpu_time_s=time.process_time() - cpu0,
+    )
+    writer.finish(record)
+    return record
+
+
+def _fit(
+    spec: Spec, seeds: TrialSeeds, device: torch.device, writer: TrialWriter, tid: str, on_epoch: EpochCallback | None
+) -> dict[str, Any]:
+    """Build everything from the spec, train, evaluate every ``eval.every_epochs`` and at the end."""
+    data_args = {
+        k: v
+        for k, v in spec.data.model_dump().items()
+        if k not in ("name", "batch_size", "eval_batch_size", "num_workers", "drop_last")
+    }
+    bundle = DATASETS.get(spec.data.name)(**data_args)
+    train_ds, eval_ds = bundle.split(bundle.train_split), bundle.split(spec.eval.split)
+    if bundle.augment is not None:
+        train_ds = AugmentedDataset(train_ds, bundle.augment, seeds.augment)
+    protocol = PROTOCOLS.get(spec.eval.protocol)(**spec.eval.protocol_args)
+
+    torch.manual_seed(seeds.init)  # stream "init": parameter initialisation
+    context = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels, "image_size": bundle.image_size}
+    model = build_model(spec.model.model_dump(), context).to(device)
+    if spec.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, spec.optim)
+    forward = torch.compile(model) if spec.train.compile else model
+    torch.manual_seed(seeds.dropout)  # stream "dropout": randomness inside the model while training
+    order = torch.Generator().manual_seed(seeds.data_order)  # stream "data_order"
+
+    amp_dtype = _DTYPES[spec.train.precision]
+    scaler = torch.amp.GradScaler(device.type, enabled=spec.train.precision == "fp16")
+    epochs, split = spec.train.epochs, spec.eval.split
+    n_steps = steps_per_epoch(len(train_ds), spec.data.batch_size, spec.data.drop_last)
+    n_params = sum(p.numel() for p in model.parameters())
+    best: dict[str, Any] = {}
+    last_eval = None
+    device_time = 0.0
+
+    for epoch in range(1, epochs + 1):
+        if isinstance(train_ds, AugmentedDataset):
+            train_ds.set_epoch(epoch)
+        t0 = _sync_time(device)
+        model.train()
+        step_loss = torch.zeros(n_steps, device=device)
+        step_correct = torch.zeros(n_steps, dtype=torch.int64, device=device)
+        seen = 0
+        for step, (x, y) in enumerate(
+            train_batches(
+                train_ds, spec.data.batch_size, order, drop_last=spec.data.drop_last, num_workers=spec.data.num_workers
+            )
+        ):
+            lr = set_lr(
+                optimizer,
+                spec.optim.lr,
+                spec.schedule.min_lr,
+                lr_factor(spec.schedule, epoch - 1 + step / n_steps, epochs),
+            )
+            x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
+            if spec.train.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = forward(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=spec.train.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if spec.train.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step_loss[step] = loss.detach()
+            step_correct[step] = (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+        losses = step_loss.cpu()
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            step = int(bad[0])
+            writer.append_metrics({"epoch": epoch, "lr": lr, "train_loss_epoch_avg": None, "diverged_step": step})
+            raise Diverged(epoch, step, float(losses[step]))
+
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "lr": lr,
+            "train_loss_epoch_avg": float(losses.double().mul(_batch_sizes(seen, spec, n_steps)).sum() / seen),
+            "train_acc_epoch_avg": int(step_correct.sum()) / seen,
+            "train_n": seen,
+        }
+        if epoch % spec.eval.every_epochs == 0 or epoch == epochs:
+            last_eval = evaluate(
+                model,
+                eval_ds,
+                split,
+                protocol,
+                batch_size=spec.data.eval_batch_size,
+                device=device,
+                num_workers=spec.data.num_workers,
+                channels_last=spec.train.channels_last,
+                autocast_dtype=amp_dtype,
+                keep_outputs=spec.eval.save_outputs and epoch == epochs,
+            )
+            row.update(last_eval.metrics())
+            if not best or last_eval.acc > best[f"best_{split}_acc"]:
+                best = {f"best_{split}_acc": last_eval.acc, f"best_{split}_loss": last_eval.loss, "best_epoch": epoch}
+        epoch_time = _sync_time(device) - t0
+        device_time += epoch_time
+        row["epoch_time_s"] = epoch_time
+        writer.append_metrics(row)
+        if spec.train.checkpoint_every and epoch % spec.train.checkpoint_every == 0 and epoch < epochs:
+            writer.save_checkpoint(_state(model, optimizer, epoch), f"checkpoint-e{epoch}.pt")
+        if on_epoch is not None:
+            on_epoch({"trial": tid, "epoch": epoch, "epochs": epochs, "metrics": row})
+
+    writer.save_checkpoint(_state(model, optimizer, epochs))
+    if last_eval is not None and last_eval.outputs:
+        writer.save_arrays("outputs.npz", {f"{split}_{k}": v for k, v in last_eval.outputs.items()})
+    return {
+        "status": "complete",
+        "split": split,
+        "protocol": last_eval.protocol if last_eval else None,
+        f"final_{split}_acc": last_eval.acc if last_eval else None,
+        f"final_{split}_loss": last_eval.loss if last_eval else None,
+        f"final_{split}_n": last_eval.n if last_eval else None,
+        "final_train_loss_epoch_avg": row["train_loss_epoch_avg"],
+        **best,
+        "best_selected_on": split,
+        "selected_on_test": split == "test",
+        "epochs": epochs,
+        "n_params": n_params,
+        "device": str(device),
+        "device_time_s": device_time,
+    }
+
+
+def _batch_sizes(seen: int, spec: Spec, n_steps: int) -> torch.Tensor:
+    """Size of each training batch of an epoch (the last one may be partial)."""
+    sizes = torch.full((n_steps,), spec.data.batch_size, dtype=torch.float64)
+    if n_steps:
+        sizes[-1] = seen - spec.data.batch_size * (n_steps - 1)
+    return sizes
+
+
+def _sync_time(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def _state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> dict[str, Any]:
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+
+
+def finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
