@@ -1,0 +1,42 @@
+"""Shared fixtures: a tiny, fast digits spec and a temporary store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+# Small and fast: 2 epochs of a narrow CNN on digits, two threads at most, seconds per trial on 2 cores.
+TINY = """
+label: tiny-digits
+model: {name: small_cnn, width: 8}
+data: {name: digits, batch_size: 64, eval_batch_size: 100}
+optim: {name: sgd, lr: 0.1, momentum: 0.9}
+train: {epochs: 2, device: cpu}
+"""
+
+
+@pytest.fixture
+def tiny_spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def cli_env() -> dict[str, str]:
+    """Environment for running the CLI in a subprocess: no colours, this source tree importable."""
+    env = dict(os.environ)
+    env.pop("SCRUTINY_STORE", None)
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
+    return env
