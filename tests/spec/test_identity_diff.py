@@ -8,9 +8,14 @@ def test_hash_ignores_key_order_explicit_defaults_and_labels():
     reordered = load_spec(
         data={"data": {"batch_size": 64, "name": "digits"}, "model": {"width": 8, "name": "small_cnn"}}
     )
-    explicit = load_spec(data={**BASE, "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
-                               "model": {"name": "small_cnn", "width": 8, "dropout": 0.0},
-                               "data": {"name": "digits", "batch_size": 64, "eval_batch_size": 64, "size": 8}})
+    explicit = load_spec(
+        data={
+            **BASE,
+            "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
+            "model": {"name": "small_cnn", "width": 8, "dropout": 0.0},
+            "data": {"name": "digits", "batch_size": 64, "eval_batch_size": 64, "size": 8},
+        }
+    )
     labelled = load_spec(data={**BASE, "label": "x", "description": "y"})
     assert spec_hash(a) == spec_hash(reordered) == spec_hash(explicit) == spec_hash(labelled)
     assert len(spec_hash(a)) == 12

@@ -29,8 +29,16 @@ def test_eval_batch_size_defaults_to_batch_size(tmp_path):
 
 
 def test_overrides_are_typed_like_the_file(tiny_spec_file):
-    spec = load_spec(tiny_spec_file, ["optim.lr=0.05", "schedule.name=multistep", "schedule.milestones=[1, 2]",
-                                      "optim.nesterov=true", "model.width=16"])
+    spec = load_spec(
+        tiny_spec_file,
+        [
+            "optim.lr=0.05",
+            "schedule.name=multistep",
+            "schedule.milestones=[1, 2]",
+            "optim.nesterov=true",
+            "model.width=16",
+        ],
+    )
     assert spec.optim.lr == 0.05 and spec.optim.nesterov is True
     assert spec.schedule.milestones == (1, 2)
     assert spec.model.model_dump()["width"] == 16
