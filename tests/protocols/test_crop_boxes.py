@@ -104,3 +104,11 @@ def test_invalid_parameters_raise_with_the_parameter_name():
         multi_scale(scales=())
     with pytest.raises(ProtocolError, match="crop: 224×224 is larger"):
         five_boxes(200, 300, 224)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from scrutiny.protocols import crops
+
+    assert doctest.testmod(crops).failed == 0

@@ -1,6 +1,28 @@
 """Evaluation protocols, registered in :data:`scrutiny.registry.PROTOCOLS`.
 
-A protocol's name and resolved parameters are stored next to every number it produced.
+A protocol's name and resolved parameters are stored next to every number it produced. ``plain`` scores tensors
+that a dataset already transformed; the image protocols (``single_crop``, ``ten_crop``, ``multi_scale``) start from
+raw images and list their geometry with ``boxes(width, height)``.
 """
 
 from scrutiny.protocols import plain  # noqa: F401  (registration)
+from scrutiny.protocols._base import EvalProtocol, ImageProtocol, ProtocolError, View, is_image_protocol
+from scrutiny.protocols.crops import (
+    SingleCrop,
+    TenCrop,
+    center_offset,
+    five_boxes,
+    single_crop,
+    ten_crop,
+    ten_crop_views,
+)
+from scrutiny.protocols.fully_conv import FullyConvolutional, fully_convolutional
+from scrutiny.protocols.imagefolder_eval import EvalResult, Predictions, evaluate_imagefolder
+from scrutiny.protocols.multiscale import MultiScale, check_fully_convolutional, multi_scale
+
+__all__ = [
+    "EvalProtocol", "EvalResult", "FullyConvolutional", "ImageProtocol", "MultiScale", "Predictions", "ProtocolError",
+    "SingleCrop", "TenCrop", "View", "center_offset", "check_fully_convolutional", "evaluate_imagefolder",
+    "five_boxes", "fully_convolutional", "is_image_protocol", "multi_scale", "single_crop", "ten_crop",
+    "ten_crop_views",
+]
