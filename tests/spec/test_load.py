@@ -58,6 +58,7 @@ def test_overrides_are_typed_like_the_file(tiny_spec_file):
         ("model.name=smal_cnn", "--set: model.name: unknown model 'smal_cnn'; did you mean 'small_cnn'?"),
         ("eval.protocol=plane", "--set: eval.protocol: unknown protocol 'plane'; did you mean 'plain'?"),
         ("optim", "--set: expected key=value with a dotted key, got 'optim'"),
+        ("eval.protocol=ten_crop", "--set: eval.protocol: 'ten_crop' evaluates raw images"),
         ("optim.lr.x=1", "--set: optim.lr: is a value, not a section"),
     ],
 )

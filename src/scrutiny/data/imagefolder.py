@@ -42,7 +42,10 @@ def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256) 
         folder = base / split
         if not folder.is_dir():
             raise DataError(f"data.root: '{folder}' does not exist (imagefolder expects {base}/train and {base}/val)")
-        splits[split] = torchvision.datasets.ImageFolder(str(folder), transform=transform)
+        try:
+            splits[split] = torchvision.datasets.ImageFolder(str(folder), transform=transform)
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise DataError(f"data.root: '{folder}': {exc}") from None
     classes = splits["train"].classes
     if splits["val"].classes != classes:
         raise DataError(f"data.root: class folders of '{base}/train' and '{base}/val' differ")

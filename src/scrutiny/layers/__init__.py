@@ -1,6 +1,7 @@
 """Small ``nn.Module``s for contested operations, with explicit typed arguments and no config objects."""
 
+from scrutiny.layers.coordconv import AddCoords, CoordConv2d, PointwiseConv
 from scrutiny.layers.perturb import PerturbLayer, draw_masks
 from scrutiny.layers.scaled_ws import ScaledStdConv2d
 
-__all__ = ["PerturbLayer", "ScaledStdConv2d", "draw_masks"]
+__all__ = ["AddCoords", "CoordConv2d", "PerturbLayer", "PointwiseConv", "ScaledStdConv2d", "draw_masks"]

@@ -4,7 +4,15 @@ A builder takes keyword-only arguments. The arguments ``num_classes``, ``in_chan
 filled from the dataset when the builder accepts them and the spec does not set them.
 """
 
-from scrutiny.models import adapters, nf_resnet, pnn, preact_resnet, resnet_cifar, small_cnn  # noqa: F401
+from scrutiny.models import (  # noqa: F401  (registration)
+    adapters,
+    coordconv,
+    nf_resnet,
+    pnn,
+    preact_resnet,
+    resnet_cifar,
+    small_cnn,
+)
 from scrutiny.models._build import CONTEXT_ARGS, build_model
 
 __all__ = ["CONTEXT_ARGS", "build_model"]

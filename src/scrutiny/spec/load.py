@@ -172,7 +172,25 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         fallback,
         name_key="eval.protocol",
     )
+    _check_trial_protocol(spec.eval.protocol, resolved["eval"]["protocol_args"], sources, fallback)
     return Spec.model_validate(resolved)
+
+
+def _check_trial_protocol(name: str, args: dict[str, Any], sources: dict[str, str], fallback: str) -> None:
+    """A trial evaluates tensors; protocols that start from raw images (crops, scales) are for image folders."""
+    from scrutiny.protocols._base import is_image_protocol
+
+    try:
+        protocol = PROTOCOLS.get(name)(**args)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(source_of("eval.protocol_args", sources, fallback), "eval.protocol_args", str(exc)) from None
+    if is_image_protocol(protocol):
+        raise SpecError(
+            source_of("eval.protocol", sources, fallback),
+            "eval.protocol",
+            f"'{name}' evaluates raw images (scrutiny.protocols.evaluate_imagefolder); a trial's evaluation takes a "
+            "tensor protocol such as 'plain'",
+        )
 
 
 def _resolve_builder_args(

@@ -12,7 +12,9 @@ import math
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import torch
@@ -126,46 +128,48 @@ def _fit(
     order = torch.Generator().manual_seed(seeds.data_order)  # stream "data_order"
 
     amp_dtype = _DTYPES[spec.train.precision]
-    scaler = torch.amp.GradScaler(device.type, enabled=spec.train.precision == "fp16")
+    autocast = partial(torch.autocast, device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext
+    scaler = torch.amp.GradScaler(device.type) if spec.train.precision == "fp16" else None
     epochs, split = spec.train.epochs, spec.eval.split
     n_steps = steps_per_epoch(len(train_ds), spec.data.batch_size, spec.data.drop_last)
     n_params = sum(p.numel() for p in model.parameters())
     best: dict[str, Any] = {}
     last_eval = None
     device_time = 0.0
+    lr, last_factor = None, None
 
     for epoch in range(1, epochs + 1):
         if isinstance(train_ds, AugmentedDataset):
             train_ds.set_epoch(epoch)
         t0 = _sync_time(device)
         model.train()
-        step_loss = torch.zeros(n_steps, device=device)
+        step_loss = torch.zeros(n_steps, device=device)  # raw per-step values, checked for NaN after the epoch
         step_correct = torch.zeros(n_steps, dtype=torch.int64, device=device)
         seen = 0
-        for step, (x, y) in enumerate(
-            train_batches(
-                train_ds, spec.data.batch_size, order, drop_last=spec.data.drop_last, num_workers=spec.data.num_workers
-            )
-        ):
-            lr = set_lr(
-                optimizer,
-                spec.optim.lr,
-                spec.schedule.min_lr,
-                lr_factor(spec.schedule, epoch - 1 + step / n_steps, epochs),
-            )
+        batches = train_batches(
+            train_ds, spec.data.batch_size, order, drop_last=spec.data.drop_last, num_workers=spec.data.num_workers
+        )
+        for step, (x, y) in enumerate(batches):
+            factor = lr_factor(spec.schedule, epoch - 1 + step / n_steps, epochs)
+            if factor != last_factor:  # the schedule is a function of fractional epoch, applied at every step
+                lr, last_factor = set_lr(optimizer, spec.optim.lr, spec.schedule.min_lr, factor), factor
             x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
             if spec.train.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            with autocast():
                 logits = forward(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=spec.train.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if spec.train.grad_clip is not None:
+            if scaler is None:
+                loss.backward()
+                _clip(model, spec.train.grad_clip)
+                optimizer.step()
+            else:  # fp16: scale the loss, unscale before clipping, skip steps with inf gradients
+                scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+                _clip(model, spec.train.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
             step_loss[step] = loss.detach()
             step_correct[step] = (logits.detach().argmax(1) == y).sum()
             seen += len(y)
@@ -227,6 +231,11 @@ def _fit(
         "device": str(device),
         "device_time_s": device_time,
     }
+
+
+def _clip(model: torch.nn.Module, max_norm: float | None) -> None:
+    if max_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
 
 def _batch_sizes(seen: int, spec: Spec, n_steps: int) -> torch.Tensor:
