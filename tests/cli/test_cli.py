@@ -52,6 +52,21 @@ def test_sweep_runs_show_and_rerun(tiny_spec_file, store_dir, cli_env):
     assert [t["run"] for t in dry["trials"]] == [False, False, True]
 
 
+def test_the_same_seed_twice_gives_identical_metrics(tiny_spec_file, tmp_path, cli_env):
+    records = []
+    for store in ("one", "two"):
+        out = scrutiny("run", tiny_spec_file, "--seeds", "7", "--set", "train.epochs=1", "--store", tmp_path / store,
+                       "--json", env=cli_env)
+        (record,) = json.loads(out.stdout)["ran"]
+        records.append(record)
+    keys = ("trial_id", "final_test_acc", "final_test_loss", "final_train_loss_epoch_avg", "best_test_acc")
+    assert [records[0][k] for k in keys] == [records[1][k] for k in keys]
+    metrics = [(tmp_path / s / records[0]["trial_id"] / "metrics.jsonl").read_text() for s in ("one", "two")]
+    strip = [[{k: v for k, v in json.loads(line).items() if k != "epoch_time_s"} for line in m.splitlines()]
+             for m in metrics]
+    assert strip[0] == strip[1]
+
+
 def test_malformed_spec_exits_2_with_one_line(tmp_path, store_dir, cli_env):
     bad = tmp_path / "x.yaml"
     bad.write_text("model: {name: small_cnn}\ndata: {name: digits}\noptim: {lr: fast}\n")

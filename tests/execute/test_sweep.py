@@ -107,3 +107,36 @@ def test_a_killed_sweep_resumes_without_duplicates(tiny_spec_file, store_dir, tm
         epochs = [row["epoch"] for row in store.metrics(t)]
         assert epochs == [1, 2]  # no duplicated or stale rows from the killed attempt
         assert json.loads((store_dir / t / "spec.json").read_text())["seed"] in (0, 1, 2)
+
+
+INTERRUPTED = """
+import sys
+from scrutiny.execute import run_sweep
+from scrutiny.spec import load_spec
+from scrutiny.store import Store
+
+if __name__ == "__main__":  # worker processes are spawned and re-import this file
+    spec = load_spec(sys.argv[1], ["train.epochs=3"])
+    result = run_sweep(spec, list(range(8)), Store(sys.argv[2]), workers=2, threads=1)
+    print("interrupted" if result.interrupted else "finished", len(result.ran), flush=True)
+"""
+
+
+def test_ctrl_c_on_a_parallel_sweep_keeps_finished_trials_and_fails_none(tiny_spec_file, store_dir, tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(INTERRUPTED)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tiny_spec_file), str(store_dir)], stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(store_dir.glob("*/result.json"))) < 1 and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert out.startswith("interrupted")
+    store = Store(store_dir)
+    statuses = [store.status(t) for t in store.trial_ids()]
+    assert "failed" not in statuses and statuses.count("complete") >= 1
+    rerun = run_sweep(load_spec(tiny_spec_file, ["train.epochs=3"]), list(range(8)), store, threads=1)
+    assert not rerun.interrupted and len(rerun.skipped) == statuses.count("complete")
+    assert all(store.status(t) == "complete" for t in store.trial_ids()) and len(store.trial_ids()) == 8

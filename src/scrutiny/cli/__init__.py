@@ -27,9 +27,6 @@ def main() -> None:
     except ScrutinyError as exc:
         print(f"scrutiny: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("scrutiny: interrupted; finished trials are kept, unfinished ones run again next time", file=sys.stderr)
-        sys.exit(130)
 
 
 __all__ = ["app", "main"]

@@ -96,6 +96,15 @@ def run(
                 reporter=reporter,
             )
     counts = result.counts()
+    if result.interrupted:
+        unfinished = len(to_run) - len(result.ran) - len(result.busy)
+        out.note(
+            f"interrupted: {len(result.ran)} finished trial(s) kept in {store}/; {unfinished} unfinished will "
+            "run again next time"
+        )
+        if as_json:
+            out.json({**header, "interrupted": True, "ran": list(result.ran.values()), "counts": counts})
+        raise typer.Exit(130)
     if as_json:
         out.json(
             {

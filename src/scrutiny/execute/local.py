@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -95,8 +96,9 @@ def run_trials(
         retry_failed: Run failed trials again.
         reporter: Receives progress events.
 
-    Raises:
-        KeyboardInterrupt: After recording what finished; unfinished trials stay incomplete.
+    Returns:
+        What ran. On Ctrl-C the sweep stops, ``interrupted`` is set, finished trials are kept in the store and
+        unfinished ones stay incomplete (they run again next time).
     """
     reporter = reporter or Reporter()
     planned = plan(items, store)
@@ -109,10 +111,13 @@ def run_trials(
         for t in to_run:
             if t.status == "failed":
                 store.remove(t.trial_id)
-    if workers <= 1:
-        _run_serial(to_run, store, fail_fast, threads, reporter, result)
-    else:
-        _run_parallel(to_run, store, workers, fail_fast, threads, reporter, result)
+    try:
+        if workers <= 1:
+            _run_serial(to_run, store, fail_fast, threads, reporter, result)
+        else:
+            _run_parallel(to_run, store, workers, fail_fast, threads, reporter, result)
+    except KeyboardInterrupt:
+        result.interrupted = True  # finished trials are in the store; the others stay incomplete
     return result
 
 
@@ -130,12 +135,25 @@ def _run_serial(to_run, store, fail_fast, threads, reporter, result) -> None:
             break
 
 
-def _worker(spec_data: dict, seed: int, store_root: str, threads: int, events) -> dict[str, Any]:
-    """Entry point of a worker process: run one trial, forward epoch events through ``events``."""
+_EVENTS = None  # the worker process's end of the progress queue, set by _init_worker
+
+
+def _init_worker(events) -> None:
+    """Worker start-up: Ctrl-C is the parent's to handle (it terminates workers), progress goes to ``events``."""
+    global _EVENTS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _EVENTS = events
+
+
+def _worker(spec_data: dict, seed: int, store_root: str, threads: int) -> dict[str, Any]:
+    """Entry point of a worker process: run one trial, forward epoch events to the parent."""
     spec = Spec.model_validate(spec_data)
 
     def on_epoch(event: dict[str, Any]) -> None:
-        events.put(("epoch", event))
+        try:
+            _EVENTS.put(("epoch", event))
+        except (OSError, ValueError, AttributeError):
+            pass  # progress is best effort; it never fails a trial
 
     return run_trial(spec, seed, Store(store_root), threads=threads, on_epoch=on_epoch)
 
@@ -143,49 +161,46 @@ def _worker(spec_data: dict, seed: int, store_root: str, threads: int, events) -
 def _run_parallel(to_run, store, workers, fail_fast, threads, reporter, result) -> None:
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        events = manager.Queue()
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        pending: dict[Future, PlannedTrial] = {}
-        queue_ = list(to_run)
-        stop = False
-        try:
-            while queue_ or pending:
-                while queue_ and len(pending) < workers and not stop:
-                    t = queue_.pop(0)
-                    reporter.trial_started(t)
-                    fut = pool.submit(_worker, t.spec.to_dict(), t.seed, str(store.root), threads, events)
-                    pending[fut] = t
-                if not pending:
-                    break
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(events, reporter)
-                for fut in done:
-                    t = pending.pop(fut)
-                    try:
-                        record = fut.result()
-                    except TrialBusyError:
-                        result.busy.append(t.trial_id)
-                        continue
-                    result.ran[t.trial_id] = record
-                    reporter.trial_finished(t, record)
-                    if fail_fast and record["status"] == "failed":
-                        stop = True
-                        queue_.clear()
+    events = ctx.Queue()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,))
+    pending: dict[Future, PlannedTrial] = {}
+    waiting = list(to_run)
+    try:
+        while waiting or pending:
+            while waiting and len(pending) < workers:
+                t = waiting.pop(0)
+                reporter.trial_started(t)
+                pending[pool.submit(_worker, t.spec.to_dict(), t.seed, str(store.root), threads)] = t
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(events, reporter)
-        except KeyboardInterrupt:
-            result.interrupted = True
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for fut in done:
+                t = pending.pop(fut)
+                try:
+                    record = fut.result()
+                except TrialBusyError:
+                    result.busy.append(t.trial_id)
+                    continue
+                result.ran[t.trial_id] = record
+                reporter.trial_finished(t, record)
+                if fail_fast and record["status"] == "failed":
+                    waiting.clear()
+        _drain(events, reporter)
+    except BaseException:
+        # Interrupted: stop the workers where they are. Their trials have no final record, so they are incomplete
+        # and run again next time; their locks name dead processes and are taken over.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        events.close()
 
 
 def _drain(events, reporter: Reporter) -> None:
     while True:
         try:
             kind, payload = events.get_nowait()
-        except (queue.Empty, EOFError, OSError):
+        except (queue.Empty, EOFError, OSError, ValueError):
             return
         if kind == "epoch":
             reporter.epoch(payload)
