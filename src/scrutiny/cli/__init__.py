@@ -17,7 +17,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from scrutiny.cli import diff, listing, run, runs  # noqa: E402,F401  (command registration)
+from scrutiny._discover import import_submodules  # noqa: E402
+
+import_submodules(__name__)  # one module per command group registers its commands
 
 
 def main() -> None:

@@ -4,15 +4,9 @@ A builder takes keyword-only arguments. The arguments ``num_classes``, ``in_chan
 filled from the dataset when the builder accepts them and the spec does not set them.
 """
 
-from scrutiny.models import (  # noqa: F401  (registration)
-    adapters,
-    coordconv,
-    nf_resnet,
-    pnn,
-    preact_resnet,
-    resnet_cifar,
-    small_cnn,
-)
+from scrutiny._discover import import_submodules
 from scrutiny.models._build import CONTEXT_ARGS, build_model
+
+import_submodules(__name__)  # registers every model family (one file each)
 
 __all__ = ["CONTEXT_ARGS", "build_model"]
