@@ -18,12 +18,14 @@ from scrutiny.stats.hypothesis_tests import (
     wilcoxon_signed_rank,
 )
 from scrutiny.stats.improvement import probability_of_improvement, probability_of_improvement_ci
-from scrutiny.stats.permutation import paired_permutation_test
+from scrutiny.stats.intervals import DifferenceCI, welch_ci
+from scrutiny.stats.permutation import paired_permutation_test, permutation_test
 from scrutiny.stats.planning import minimum_detectable_effect, noether_sample_size, seeds_needed
 from scrutiny.stats.profiles import PerformanceProfile, performance_profile
 
 __all__ = [
     "BootstrapCI",
+    "DifferenceCI",
     "ExpectedMax",
     "HypothesisTestResult",
     "MeanCI",
@@ -48,10 +50,12 @@ __all__ = [
     "paired_permutation_test",
     "paired_t_test",
     "performance_profile",
+    "permutation_test",
     "probability_of_improvement",
     "probability_of_improvement_ci",
     "seeds_needed",
     "sem",
+    "welch_ci",
     "welch_t_test",
     "wilcoxon_signed_rank",
 ]
