@@ -110,7 +110,7 @@ def backend_settings(*, deterministic: bool, cudnn_benchmark: bool, tf32: bool, 
     try:
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(deterministic)
+        _set_deterministic(deterministic)
         torch.backends.cudnn.deterministic = deterministic
         torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -120,7 +120,7 @@ def backend_settings(*, deterministic: bool, cudnn_benchmark: bool, tf32: bool, 
             torch.set_num_threads(threads)
         yield backend_flags()
     finally:
-        torch.use_deterministic_algorithms(before["deterministic_algorithms"])
+        _set_deterministic(before["deterministic_algorithms"])
         torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
         torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
         torch.backends.cuda.matmul.allow_tf32 = before["cuda_matmul_allow_tf32"]
@@ -131,6 +131,12 @@ def backend_settings(*, deterministic: bool, cudnn_benchmark: bool, tf32: bool, 
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = env_before
+
+
+def _set_deterministic(value: bool) -> None:
+    # Calling torch.use_deterministic_algorithms imports torch._inductor (seconds): only call it for a change.
+    if torch.are_deterministic_algorithms_enabled() != value:
+        torch.use_deterministic_algorithms(value)
 
 
 def resolve_device(requested: str) -> torch.device:

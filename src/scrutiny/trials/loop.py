@@ -28,6 +28,7 @@ from scrutiny.store import Store, TrialWriter
 from scrutiny.trials.batches import steps_per_epoch, train_batches
 from scrutiny.trials.environment import backend_settings, capture_environment, resolve_device
 from scrutiny.trials.evaluate import evaluate
+from scrutiny.trials.flops import train_step_flops
 from scrutiny.trials.optim import build_optimizer, lr_factor, set_lr
 from scrutiny.trials.seeding import TrialSeeds
 
@@ -213,6 +214,10 @@ def _fit(
             on_epoch({"trial": tid, "epoch": epoch, "epochs": epochs, "metrics": row})
 
     writer.save_checkpoint(_state(model, optimizer, epochs))
+    first = next(
+        train_batches(train_ds, spec.data.batch_size, torch.Generator().manual_seed(0), drop_last=False, num_workers=0)
+    )
+    flops = None if spec.train.compile else train_step_flops(model, first, device, autocast)  # after the checkpoint
     if last_eval is not None and last_eval.outputs:
         writer.save_arrays("outputs.npz", {f"{split}_{k}": v for k, v in last_eval.outputs.items()})
     return {
@@ -228,6 +233,9 @@ def _fit(
         "selected_on_test": split == "test",
         "epochs": epochs,
         "n_params": n_params,
+        "train_steps": epochs * n_steps,
+        "batch_size": spec.data.batch_size,
+        "flops_per_train_step": flops,
         "device": str(device),
         "device_time_s": device_time,
     }

@@ -1,0 +1,40 @@
+"""FLOPs of one training step, counted once per trial with ``torch.utils.flop_counter``.
+
+The count covers the forward and backward passes of one training batch (matrix multiplications and convolutions,
+as ``FlopCounterMode`` counts them; element-wise work and the optimizer update are not counted). It is taken
+after training, outside the timed epochs, on a model whose checkpoint is already written. It is a cost measure
+for comparing setups, not a hardware utilisation figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def train_step_flops(
+    model: nn.Module,
+    batch: tuple[torch.Tensor, torch.Tensor],
+    device: torch.device,
+    autocast: Callable[[], AbstractContextManager],
+) -> int | None:
+    """FLOPs of forward + cross-entropy + backward on ``batch`` in train mode; ``None`` where counting fails."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x, y = batch
+    x, y = x.to(device), torch.as_tensor(y).to(device)
+    model.train()
+    try:
+        with FlopCounterMode(display=False) as counter:
+            with autocast():
+                loss = F.cross_entropy(model(x).float(), y)
+            loss.backward()
+    except Exception:  # counting is a nice-to-have; it never fails a trial
+        return None
+    finally:
+        model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
