@@ -17,7 +17,10 @@ REGISTRIES = {"models": MODELS, "datasets": DATASETS, "protocols": PROTOCOLS}
 def list_command(
     what: str = typer.Argument(..., help="models, datasets or protocols"), as_json: bool = JsonOpt
 ) -> None:
-    """List the registered names of one kind, with one line each."""
+    """List the registered names of one kind (models, datasets, protocols, cases), with one line each."""
+    if what == "cases":
+        _list_cases(Output(as_json))
+        return
     if what not in REGISTRIES:
         raise ScrutinyError(
             f"list: unknown kind '{what}'{suggest(what, REGISTRIES)}; choose one of {', '.join(REGISTRIES)}"
@@ -32,3 +35,29 @@ def list_command(
     rows = [[e["name"], e["description"]] for e in entries]
     rows += [[p, "any model of that library, random weights"] for p in prefixes]
     out.table(f"{what} (plus 'package.module:callable' for your own)", ["name", "description"], rows)
+
+
+def _list_cases(out: Output) -> None:
+    from scrutiny.cases import case_claim, case_names
+    from scrutiny.spec.claim import load_claim
+
+    entries = []
+    for name in case_names():
+        claim = load_claim(case_claim(name))
+        entries.append(
+            {
+                "name": name,
+                "title": claim.title,
+                "source": claim.source.paper,
+                "scales": sorted(claim.scales),
+                "default_scale": claim.default_scale,
+            }
+        )
+    if out.as_json:
+        out.json({"kind": "cases", "entries": entries})
+        return
+    out.table(
+        "cases ('scrutiny case NAME --scale smoke|cpu|paper')",
+        ["name", "claim", "scales"],
+        [[e["name"], e["title"], ", ".join(e["scales"])] for e in entries],
+    )

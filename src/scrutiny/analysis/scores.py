@@ -1,0 +1,144 @@
+"""Score tables from the store: per arm, the metric of every complete seed, learning curves and costs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scrutiny.spec import Spec, spec_hash, trial_id
+from scrutiny.store import Store
+
+
+@dataclass
+class ArmScores:
+    """What the store holds for one arm (a spec across seeds).
+
+    Attributes:
+        scores: The metric of each complete trial, in seed order, shape ``(n_complete,)``.
+        complete_seeds: The seeds of ``scores``.
+        curve_epochs: Epochs at which the evaluated split was scored, shape ``(n_epochs,)``.
+        curves: Per-epoch accuracy of the evaluated split for each complete trial, shape ``(n_complete, n_epochs)``
+            (NaN where an epoch was not evaluated).
+        wall_time_s: Wall time of each complete trial, shape ``(n_complete,)``.
+        device_time_s: Time spent in the training and evaluation epochs, shape ``(n_complete,)``.
+        flops_per_step: FLOPs of one training step's forward and backward passes (``None`` where not counted).
+        train_steps: Optimizer steps of one trial.
+        failures: ``(trial id, status, error)`` of trials that did not complete.
+    """
+
+    name: str
+    label: str
+    spec_hash: str
+    metric: str
+    seeds: list[int]
+    scores: np.ndarray
+    complete_seeds: list[int]
+    status: dict[str, int]
+    curve_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    curves: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    wall_time_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    device_time_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    flops_per_step: float | None = None
+    train_steps: int | None = None
+    n_params: int | None = None
+    device: str | None = None
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    reported: dict[str, Any] | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.scores.size)
+
+    @property
+    def total_flops(self) -> float | None:
+        """Training FLOPs summed over the complete seeds (forward + backward of every step)."""
+        if self.flops_per_step is None or self.train_steps is None:
+            return None
+        return float(self.flops_per_step) * self.train_steps * self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "spec_hash": self.spec_hash,
+            "metric": self.metric,
+            "seeds": self.seeds,
+            "complete_seeds": self.complete_seeds,
+            "scores": self.scores.tolist(),
+            "status": self.status,
+            "n": self.n,
+            "mean": float(self.scores.mean()) if self.n else None,
+            "sd": float(self.scores.std(ddof=1)) if self.n > 1 else None,
+            "n_params": self.n_params,
+            "device": self.device,
+            "wall_time_s": self.wall_time_s.tolist(),
+            "device_time_s": self.device_time_s.tolist(),
+            "flops_per_train_step": self.flops_per_step,
+            "train_steps": self.train_steps,
+            "total_train_flops": self.total_flops,
+            "failures": [list(f) for f in self.failures],
+            "reported": self.reported,
+        }
+
+
+def collect_arm(
+    store: Store,
+    name: str,
+    spec: Spec,
+    seeds: Sequence[int],
+    metric: str,
+    *,
+    label: str | None = None,
+    reported: dict[str, Any] | None = None,
+) -> ArmScores:
+    """Read the trials of ``spec`` × ``seeds`` from ``store``; missing trials count as status ``missing``."""
+    status: dict[str, int] = {}
+    scores, done, curves, walls, devices, failures = [], [], [], [], [], []
+    info: dict[str, Any] = {}
+    split = spec.eval.split
+    for seed in seeds:
+        tid = trial_id(spec, seed)
+        st = store.status(tid)
+        status[st] = status.get(st, 0) + 1
+        if st != "complete":
+            if st in ("failed", "diverged"):
+                failures.append((tid, st, store.result(tid).get("error", "")))
+            continue
+        result = store.result(tid)
+        if metric not in result or result[metric] is None:
+            from scrutiny.errors import ScrutinyError
+
+            have = sorted(k for k in result if k.startswith(("final_", "best_")))
+            raise ScrutinyError(f"metric: trial {tid} has no '{metric}'; it has {', '.join(have)}")
+        scores.append(float(result[metric]))
+        done.append(seed)
+        rows = store.metrics(tid)
+        curves.append({row["epoch"]: row.get(f"{split}_acc") for row in rows if f"{split}_acc" in row})
+        walls.append(float(result.get("wall_time_s") or np.nan))
+        devices.append(float(result.get("device_time_s") or np.nan))
+        info = result
+    epochs = np.array(sorted({e for c in curves for e in c}), dtype=int)
+    curve = np.array([[c.get(int(e), np.nan) for e in epochs] for c in curves], dtype=float).reshape(len(curves), -1)
+    return ArmScores(
+        name=name,
+        label=label or spec.label or name,
+        spec_hash=spec_hash(spec),
+        metric=metric,
+        seeds=list(seeds),
+        scores=np.array(scores, dtype=float),
+        complete_seeds=done,
+        status=status,
+        curve_epochs=epochs,
+        curves=curve,
+        wall_time_s=np.array(walls),
+        device_time_s=np.array(devices),
+        flops_per_step=info.get("flops_per_train_step"),
+        train_steps=info.get("train_steps"),
+        n_params=info.get("n_params"),
+        device=info.get("device"),
+        failures=failures,
+        reported=reported,
+    )

@@ -1,0 +1,214 @@
+"""Verdicts on hypotheses, from per-seed scores. The decision rules, written once:
+
+All intervals are two-sided 95%. ``d`` is a difference in the metric's better direction (``a - b`` when higher
+is better, ``b - a`` when lower is better); its interval is Welch's t-interval.
+
+* ``a > b + margin``: REPRODUCED when the interval of ``d`` lies above ``margin``; NOT REPRODUCED when it lies
+  at or below ``margin``; otherwise INCONCLUSIVE.
+* ``a ≈ reported ± tol``: REPRODUCED when the t-interval of ``a``'s mean lies inside ``reported ± tol``
+  (equivalence, as two one-sided tests at 2.5% each); NOT REPRODUCED when it lies entirely outside;
+  otherwise INCONCLUSIVE.
+* ``|a - b| < delta``: REPRODUCED when the interval of ``a - b`` lies inside ``(-delta, delta)``; NOT REPRODUCED
+  when it lies entirely outside; otherwise INCONCLUSIVE.
+
+Fewer than two complete seeds in an arm is INCONCLUSIVE. Where every seed of both arms scores the same, the
+interval is the point itself and the rule applies to it. An INCONCLUSIVE verdict states the seeds per arm that
+would make the interval narrow enough if the estimate and standard deviation stayed as observed: the smallest
+n for which the t-interval's half-width would be below the distance between the estimate and the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import distributions as _dists
+
+from scrutiny.analysis.scores import ArmScores
+from scrutiny.spec.claim import Hypothesis
+from scrutiny.stats import hedges_g, mann_whitney, mean_ci, permutation_test, welch_ci, welch_t_test
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE"
+CONFIDENCE = 0.95
+_t = _dists.t
+
+
+@dataclass
+class Verdict:
+    """The verdict on one hypothesis with the numbers behind it.
+
+    Attributes:
+        estimate: ``d`` for two-arm hypotheses, the mean of ``a`` for ``matches_reported``.
+        low, high: The 95% interval of ``estimate``.
+        bound: The margin, tolerance band or delta the interval was compared with, as ``(low, high)``.
+        seeds_needed: Seeds per arm that would resolve an INCONCLUSIVE verdict (``None`` otherwise).
+    """
+
+    hypothesis: str
+    kind: str
+    a: str
+    b: str | None
+    metric: str
+    verdict: str
+    reason: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    bound: tuple[float, float]
+    test: str
+    n_a: int
+    n_b: int | None
+    p_value: float | None = None
+    seeds_needed: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pooled_sd(a: np.ndarray, b: np.ndarray | None = None) -> float:
+    parts = [a] if b is None else [a, b]
+    dof = sum(p.size - 1 for p in parts)
+    return math.sqrt(sum(float(((p - p.mean()) ** 2).sum()) for p in parts) / dof) if dof > 0 else 0.0
+
+
+def _needed(width: float, sd: float, two_arms: bool) -> int | None:
+    """Seeds per arm for which the 95% t-interval's half-width drops below ``width``, sd staying as observed."""
+    if width <= 0 or sd <= 0:
+        return None
+    k = 2.0 if two_arms else 1.0
+    for n in range(2, 100_001):
+        df = k * (n - 1)
+        if float(_t.ppf(0.5 + CONFIDENCE / 2, df)) * sd * math.sqrt(k / n) < width:
+            return n
+    return None
+
+
+def _decide(low: float, high: float, lo_bound: float, hi_bound: float, inside_is_success: bool) -> str:
+    inside = lo_bound < low and high < hi_bound if inside_is_success else low > lo_bound
+    outside = (high <= lo_bound or low >= hi_bound) if inside_is_success else high <= lo_bound
+    return REPRODUCED if inside else NOT_REPRODUCED if outside else INCONCLUSIVE
+
+
+def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool = True, seed: int = 0) -> Verdict:
+    """The verdict on ``h`` from the arms' scores (see the module docstring for the rules)."""
+    a = arms[h.a]
+    b = arms[h.b] if h.b else None
+    metric = h.metric or a.metric
+    base = {
+        "hypothesis": h.text(),
+        "kind": h.kind,
+        "a": h.a,
+        "b": h.b,
+        "metric": metric,
+        "n_a": a.n,
+        "n_b": b.n if b else None,
+    }
+    if a.n < 2 or (b is not None and b.n < 2):
+        short = [arm.name for arm in (a, b) if arm is not None and arm.n < 2]
+        return Verdict(
+            **base,
+            verdict=INCONCLUSIVE,
+            reason=f"fewer than 2 complete seeds in {', '.join(short)}",
+            estimate=None,
+            low=None,
+            high=None,
+            bound=(math.nan, math.nan),
+            test="none",
+            seeds_needed=2,
+        )
+    if h.kind == "matches_reported":
+        return _matches_reported(h, a, base)
+    sign = 1.0 if higher_is_better or h.kind == "equivalent" else -1.0
+    x, y = (a.scores, b.scores) if sign > 0 else (b.scores, a.scores)  # type: ignore[union-attr]
+    ci = welch_ci(x, y, CONFIDENCE)
+    sd = _pooled_sd(a.scores, b.scores)  # type: ignore[union-attr]
+    details = {**_two_arm_details(x, y, seed), "mean_a": float(a.scores.mean()), "mean_b": float(b.scores.mean())}
+    if h.kind == "greater":
+        verdict = _decide(ci.low, ci.high, h.margin, math.inf, inside_is_success=False)
+        p = welch_t_test(x - h.margin, y, "greater").pvalue if ci.se > 0 else None
+        width = abs(ci.estimate - h.margin)
+        reason = {
+            REPRODUCED: f"the 95% interval of the difference lies above {h.margin:g}",
+            NOT_REPRODUCED: f"the 95% interval of the difference lies at or below {h.margin:g}",
+            INCONCLUSIVE: f"the 95% interval of the difference contains {h.margin:g}",
+        }[verdict]
+        bound = (h.margin, math.inf)
+    else:
+        verdict = _decide(ci.low, ci.high, -h.delta, h.delta, inside_is_success=True)  # type: ignore[operator]
+        p = None
+        width = abs(h.delta - abs(ci.estimate))  # type: ignore[operator]
+        reason = {
+            REPRODUCED: f"the 95% interval of the difference lies inside ±{h.delta:g}",
+            NOT_REPRODUCED: f"the 95% interval of the difference lies outside ±{h.delta:g}",
+            INCONCLUSIVE: f"the 95% interval of the difference crosses ±{h.delta:g}",
+        }[verdict]
+        bound = (-h.delta, h.delta)  # type: ignore[operator]
+    return Verdict(
+        **base,
+        verdict=verdict,
+        reason=reason,
+        estimate=ci.estimate,
+        low=ci.low,
+        high=ci.high,
+        bound=bound,
+        test=f"Welch t-interval ({CONFIDENCE:.0%}), df = {ci.df:.3g}",
+        p_value=p,
+        seeds_needed=_needed(width, sd, two_arms=True) if verdict == INCONCLUSIVE else None,
+        details={**details, "sd_pooled": sd},
+    )
+
+
+def _two_arm_details(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+    from scrutiny.stats import probability_of_improvement_ci
+
+    """P(A better than B) with its interval, rank and permutation p-values, effect size; x is the better side."""
+    out: dict[str, Any] = {}
+    poi = probability_of_improvement_ci(x, y, reps=5000, seed=seed)
+    out["p_improvement"] = {"estimate": poi.estimate, "low": poi.low, "high": poi.high}
+    out["mann_whitney_p"] = mann_whitney(x, y).pvalue
+    out["permutation_p"] = permutation_test(x, y, seed=seed).pvalue
+    both_flat = x.std() == 0 and y.std() == 0
+    out["hedges_g"] = None if both_flat else hedges_g(x, y)
+    return out
+
+
+def _matches_reported(h: Hypothesis, a: ArmScores, base: dict[str, Any]) -> Verdict:
+    reported = a.reported or {}
+    r, tol = float(reported["value"]), float(h.tol)  # type: ignore[arg-type]
+    sd = float(a.scores.std(ddof=1))
+    if sd > 0:
+        ci = mean_ci(a.scores, CONFIDENCE)
+        low, high, test = ci.low, ci.high, f"t-interval of the mean ({CONFIDENCE:.0%}), df = {ci.df}"
+    else:
+        low = high = float(a.scores.mean())
+        test = "all seeds equal: the interval is the point"
+    m = float(a.scores.mean())
+    verdict = _decide(low, high, r - tol, r + tol, inside_is_success=True)
+    reason = {
+        REPRODUCED: f"the 95% interval of the mean lies inside {r:g} ± {tol:g}",
+        NOT_REPRODUCED: f"the 95% interval of the mean lies outside {r:g} ± {tol:g}",
+        INCONCLUSIVE: f"the 95% interval of the mean crosses the edge of {r:g} ± {tol:g}",
+    }[verdict]
+    details = {
+        "reported": r,
+        "reported_pm": reported.get("pm"),
+        "sd": sd,
+        "gap": m - r,
+        "gap_in_sd": (m - r) / sd if sd > 0 else None,
+        "reported_in_interval": low <= r <= high,
+    }
+    return Verdict(
+        **base,
+        verdict=verdict,
+        reason=reason,
+        estimate=m,
+        low=low,
+        high=high,
+        bound=(r - tol, r + tol),
+        test=test,
+        seeds_needed=_needed(abs(tol - abs(m - r)), sd, two_arms=False) if verdict == INCONCLUSIVE else None,
+        details=details,
+    )

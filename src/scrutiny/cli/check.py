@@ -1,0 +1,171 @@
+"""``scrutiny check CLAIM`` and ``scrutiny case NAME``: run a claim's arms, test its hypotheses, write the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scrutiny.cli import app
+from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
+from scrutiny.cli._output import Output, fmt
+from scrutiny.store import Store
+
+
+def _check(
+    claim_file: Path,
+    scale: str | None,
+    out_dir: Path | None,
+    seeds: str | None,
+    overrides: list[str],
+    workers: int,
+    threads: int | None,
+    retry_failed: bool,
+    dry_run: bool,
+    store: Path,
+    as_json: bool,
+) -> None:
+    from scrutiny.analysis.check import check_claim, plan_claim, score_claim
+
+    out = Output(as_json)
+    trial_store = Store(store)
+    p = plan_claim(claim_file, scale, trial_store, overrides=overrides, seeds=seeds)
+    to_run = p.to_run(retry_failed)
+    estimate = p.estimate_seconds(trial_store)
+    if dry_run:
+        rows = []
+        for name, spec in p.specs.items():
+            mine = [t for t in p.trials if t.spec == spec]
+            rows.append(
+                [
+                    name,
+                    p.claim.arms[name].label or spec.label,
+                    len(mine),
+                    sum(t.needs_run(retry_failed) for t in mine),
+                    "unknown (no finished trial yet)" if estimate[name] is None else f"{estimate[name]:.0f} s",
+                ]
+            )
+        out.table(
+            f"{p.claim.title} — scale {p.scale}, seeds {p.seeds}: {len(to_run)} of {len(p.trials)} trials to run",
+            ["arm", "label", "trials", "to run", "estimated time"],
+            rows,
+        )
+        if as_json:
+            out.json(
+                {
+                    "claim": str(claim_file),
+                    "scale": p.scale,
+                    "seeds": p.seeds,
+                    "dry_run": True,
+                    "trials": [
+                        {
+                            "arm": _arm_of(p, t.spec),
+                            "trial_id": t.trial_id,
+                            "seed": t.seed,
+                            "status": t.status,
+                            "run": t.needs_run(retry_failed),
+                        }
+                        for t in p.trials
+                    ],
+                    "estimated_seconds": estimate,
+                }
+            )
+        return
+    out.note(
+        f"{p.claim.title}: scale {p.scale}, {len(p.specs)} arms × {len(p.seeds)} seeds; "
+        f"running {len(to_run)} of {len(p.trials)} trials (store: {store})"
+    )
+    if to_run:
+        if as_json:
+            result = check_claim(p, trial_store, workers=workers, threads=threads, retry_failed=retry_failed)
+        else:
+            from scrutiny.cli._progress import RichReporter
+
+            with RichReporter(out.err) as reporter:
+                result = check_claim(
+                    p, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
+                )
+    else:
+        result = score_claim(p, trial_store)
+    from scrutiny.report.render import write_report
+
+    target = out_dir or Path("scrutiny-reports") / f"{p.path.parent.name}-{p.scale}"
+    paths = write_report(result, target)
+    if as_json:
+        out.json({**result.to_dict(), "report": {k: str(v) for k, v in paths.items()}})
+    else:
+        rows = [
+            [
+                v.hypothesis,
+                v.verdict,
+                fmt(v.estimate),
+                f"{fmt(v.low)} … {fmt(v.high)}",
+                v.n_a,
+                fmt(v.seeds_needed),
+                v.reason,
+            ]
+            for v in result.verdicts
+        ]
+        out.table(
+            f"{p.claim.title} ({p.scale})",
+            ["hypothesis", "verdict", "estimate", "95% interval", "n", "seeds needed", "because"],
+            rows,
+        )
+        out.print(f"report: {paths['report.html']}")
+    if result.sweep.get("interrupted"):
+        out.note("interrupted: finished trials are kept; run the same command again to complete the claim")
+        raise typer.Exit(130)
+
+
+def _arm_of(p, spec) -> str:
+    return next(name for name, s in p.specs.items() if s == spec)
+
+
+@app.command()
+def check(
+    claim_file: Path = typer.Argument(..., help="Claim YAML file."),
+    scale: str = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the claim's default_scale)."),
+    out_dir: Path = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>)."),
+    seeds: str = typer.Option(None, "--seeds", help="Override the scale's seeds: '0-4' or '0,3,7'."),
+    overrides: list[str] = SetOpt,
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing."),
+    store: Path = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
+    _check(claim_file, scale, out_dir, seeds, overrides or [], workers, threads, retry_failed, dry_run, store, as_json)
+
+
+@app.command()
+def case(
+    name: str = typer.Argument(..., help="A built-in case (see 'scrutiny list cases')."),
+    scale: str = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the case's default_scale)."),
+    out_dir: Path = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>)."),
+    seeds: str = typer.Option(None, "--seeds", help="Override the scale's seeds."),
+    overrides: list[str] = SetOpt,
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing."),
+    store: Path = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a built-in case study: 'scrutiny check' on its packaged claim."""
+    from scrutiny.cases import case_claim
+
+    _check(
+        case_claim(name),
+        scale,
+        out_dir,
+        seeds,
+        overrides or [],
+        workers,
+        threads,
+        retry_failed,
+        dry_run,
+        store,
+        as_json,
+    )

@@ -1,0 +1,118 @@
+"""``scrutiny compare``: is A better than B, from the store or from files of per-seed scores?"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from scrutiny.cli import app
+from scrutiny.cli._common import JsonOpt, StoreOpt
+from scrutiny.cli._output import Output, fmt
+from scrutiny.errors import ScrutinyError
+
+
+def _from_store(store: Path, key: str, metric: str) -> tuple[str, np.ndarray]:
+    from scrutiny.analysis import summarise
+    from scrutiny.store import Store
+
+    groups = [g for g in summarise(Store(store)) if g.spec_hash.startswith(key) or g.label == key]
+    if len(groups) != 1:
+        found = "no spec" if not groups else f"{len(groups)} specs ({', '.join(g.spec_hash for g in groups)})"
+        raise ScrutinyError(f"--a/--b: '{key}' matches {found} in {store}/ (use a spec hash prefix or a label)")
+    g = groups[0]
+    if metric not in g.metrics:
+        raise ScrutinyError(f"--metric: spec {g.spec_hash} has no complete trial with '{metric}'")
+    return g.label or g.spec_hash, g.metrics[metric]
+
+
+def _from_file(path: Path, columns: list[str] | None) -> dict[str, np.ndarray]:
+    """Columns of a CSV (header row) or JSON (``{name: [scores]}`` or ``{name: [[task scores]]}``) file."""
+    if not path.is_file():
+        raise ScrutinyError(f"{path}: file not found")
+    try:
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("expected an object mapping arm names to score lists")
+            return {k: np.asarray(v, dtype=float) for k, v in data.items()}
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows:
+            raise ValueError("no rows")
+        names = columns or list(rows[0])
+        return {n: np.array([float(r[n]) for r in rows if r.get(n) not in (None, "")]) for n in names}
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise ScrutinyError(f"{path}: cannot read scores ({exc})") from None
+
+
+@app.command()
+def compare(
+    a: str = typer.Option(None, "--a", help="Arm A: a spec hash prefix or label in the store, or a column name."),
+    b: str = typer.Option(None, "--b", help="Arm B, likewise."),
+    scores_file: Path = typer.Option(None, "--file", help="CSV or JSON of per-seed scores, one column per arm."),
+    tasks_a: str = typer.Option(None, "--tasks-a", help="With --file: comma-separated per-task columns of A."),
+    tasks_b: str = typer.Option(None, "--tasks-b", help="With --file: comma-separated per-task columns of B."),
+    metric: str = typer.Option("final_test_acc", "--metric", help="Final metric to compare (store input)."),
+    lower_is_better: bool = typer.Option(False, "--lower-is-better", help="The metric is an error or a loss."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation resampling."),
+    store: Path = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compare two arms: intervals, P(A>B), Welch / Mann–Whitney / permutation p, effect size, seeds needed, verdict."""
+    from scrutiny.analysis.compare import compare as run_compare
+
+    out = Output(as_json)
+    if scores_file is not None:
+        if tasks_a or tasks_b:
+            if not (tasks_a and tasks_b):
+                raise ScrutinyError("--tasks-a and --tasks-b go together")
+            cols_a, cols_b = tasks_a.split(","), tasks_b.split(",")
+            table = _from_file(scores_file, cols_a + cols_b)
+            name_a, name_b = a or "A", b or "B"
+            xa = np.stack([table[c] for c in cols_a], axis=1)
+            xb = np.stack([table[c] for c in cols_b], axis=1)
+        else:
+            table = _from_file(scores_file, None)
+            if a is None or b is None:
+                if len(table) != 2:
+                    raise ScrutinyError(f"{scores_file}: name the arms with --a and --b (columns: {', '.join(table)})")
+                a, b = list(table)
+            for key in (a, b):
+                if key not in table:
+                    raise ScrutinyError(f"{scores_file}: no column '{key}' (columns: {', '.join(table)})")
+            name_a, name_b, xa, xb = a, b, table[a], table[b]
+    else:
+        if a is None or b is None:
+            raise ScrutinyError("compare: give --a and --b (spec hashes or labels in the store), or --file")
+        name_a, xa = _from_store(store, a, metric)
+        name_b, xb = _from_store(store, b, metric)
+    try:
+        c = run_compare(xa, xb, names=(name_a, name_b), higher_is_better=not lower_is_better, seed=seed)
+    except ValueError as exc:
+        raise ScrutinyError(str(exc)) from None
+    if as_json:
+        out.json(c.to_dict())
+        return
+    rows = [[s.name, s.n, fmt(s.mean), fmt(s.std), f"{fmt(s.low)} … {fmt(s.high)}"] for s in (c.a, c.b)]
+    out.table(None, ["arm", "n", "mean", "sd", "95% interval"], rows)
+    poi = c.p_improvement or {}
+    facts = [
+        ["difference A − B", f"{fmt(c.difference)}  [{fmt(c.difference_low)} … {fmt(c.difference_high)}] (Welch 95%)"],
+        [
+            f"P({'A > B' if c.higher_is_better else 'A < B'})",
+            f"{fmt(poi.get('estimate'))}  [{fmt(poi.get('low'))} … {fmt(poi.get('high'))}] (bootstrap 95%)",
+        ],
+        [
+            "p: Welch / Mann–Whitney / permutation",
+            f"{fmt(c.p_welch)} / {fmt(c.p_mann_whitney)} / {fmt(c.p_permutation)}",
+        ],
+        ["effect size (Hedges' g)", fmt(c.hedges_g)],
+        ["seeds per arm to detect this difference (80% power)", fmt(c.seeds_needed)],
+        ["smallest detectable difference at this n", fmt(c.minimum_detectable)],
+    ]
+    out.table(None, ["", ""], facts)
+    out.print(f"[bold]verdict:[/] {c.verdict}  ({c.rule})")

@@ -1,0 +1,132 @@
+"""Figures of a claim report. Each function takes computed results and an optional matplotlib ``ax``.
+
+Nothing here computes a statistic: intervals and verdicts come from :mod:`scrutiny.analysis`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from scrutiny.analysis.scores import ArmScores
+from scrutiny.analysis.verdicts import Verdict
+
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _axes(ax, figsize):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, dpi=150)
+    return fig, ax
+
+
+def plot_scores(
+    arms: Sequence[ArmScores],
+    intervals: dict[str, tuple[float, float]] | None = None,
+    *,
+    ax=None,
+    metric: str | None = None,
+):
+    """Every seed as a point, the mean as a bar with its interval, the reported value as a diamond.
+
+    Args:
+        arms: The arms, in display order.
+        intervals: Arm name -> (low, high) of its mean, from :mod:`scrutiny.analysis`.
+    """
+    fig, ax = _axes(ax, (2.0 + 1.2 * len(arms), 3.6))
+    rng = np.random.default_rng(0)  # jitter only, for display
+    for i, arm in enumerate(arms):
+        colour = _COLOURS[i % len(_COLOURS)]
+        if arm.n:
+            ax.scatter(
+                i + rng.uniform(-0.12, 0.12, arm.n),
+                arm.scores,
+                s=18,
+                color=colour,
+                alpha=0.8,
+                zorder=3,
+                label="seeds" if i == 0 else None,
+            )
+            ax.hlines(
+                arm.scores.mean(), i - 0.25, i + 0.25, color="black", lw=1.6, zorder=4, label="mean" if i == 0 else None
+            )
+        if intervals and arm.name in intervals and intervals[arm.name][0] is not None:
+            lo, hi = intervals[arm.name]
+            ax.vlines(i + 0.3, lo, hi, color="black", lw=1.2, zorder=4, label="95% interval" if i == 0 else None)
+        if arm.reported:
+            pm = arm.reported.get("pm") or 0.0
+            ax.errorbar(
+                i - 0.3,
+                arm.reported["value"],
+                yerr=pm or None,
+                fmt="D",
+                color="#444444",
+                ms=5,
+                capsize=3,
+                zorder=5,
+                label="reported" if not any(a.reported for a in arms[:i]) else None,
+            )
+    ax.set_xticks(range(len(arms)), [a.label for a in arms], rotation=15 if len(arms) > 3 else 0)
+    ax.set_ylabel(metric or (arms[0].metric if arms else ""))
+    ax.set_xlim(-0.7, len(arms) - 0.3)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    fig.tight_layout()
+    return ax
+
+
+def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy of the evaluated split"):
+    """Per-epoch accuracy: the mean over seeds as a line, the range over seeds as a band."""
+    fig, ax = _axes(ax, (4.2, 3.0))
+    for i, arm in enumerate(arms):
+        if arm.curves.size == 0:
+            continue
+        colour = _COLOURS[i % len(_COLOURS)]
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(arm.curves, axis=0)
+            lo, hi = np.nanmin(arm.curves, axis=0), np.nanmax(arm.curves, axis=0)
+        ax.plot(arm.curve_epochs, mean, color=colour, lw=1.6, label=f"{arm.label} (n={arm.n})", marker=".")
+        ax.fill_between(arm.curve_epochs, lo, hi, color=colour, alpha=0.18, lw=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return ax
+
+
+def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
+    """Each hypothesis's estimate with its 95% interval, against the bound it was tested on (shaded)."""
+    rows = [v for v in verdicts if v.estimate is not None]
+    fig, ax = _axes(ax, (7.0, 0.9 + 0.55 * max(len(rows), 1)))
+    colours = {"REPRODUCED": "#2ca02c", "NOT REPRODUCED": "#d62728", "INCONCLUSIVE": "#7f7f7f"}
+    for i, v in enumerate(rows):
+        y = len(rows) - 1 - i
+        lo_b, hi_b = v.bound
+        left = lo_b if np.isfinite(lo_b) else min(v.low, lo_b if np.isfinite(lo_b) else v.low)
+        right = hi_b if np.isfinite(hi_b) else max(v.high, v.estimate) + abs(v.high - v.low) + 1e-9
+        ax.fill_betweenx([y - 0.3, y + 0.3], left, right, color="#2ca02c", alpha=0.10, lw=0)
+        for edge in (lo_b, hi_b):
+            if np.isfinite(edge):
+                ax.vlines(edge, y - 0.35, y + 0.35, color="#2ca02c", lw=1, ls="--")
+        ax.errorbar(
+            v.estimate,
+            y,
+            xerr=[[v.estimate - v.low], [v.high - v.estimate]],
+            fmt="o",
+            color=colours[v.verdict],
+            capsize=4,
+            ms=5,
+        )
+    ax.set_yticks(range(len(rows)), [f"{v.hypothesis}  [{v.verdict}]" for v in reversed(rows)], fontsize=8)
+    ax.set_xlabel("estimate with 95% interval (shaded: where the claim holds)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return ax

@@ -1,0 +1,114 @@
+"""Write a claim's report: ``report.md``, ``report.html`` (one self-contained file), ``results.json`` and PNGs.
+
+Rendering only: every number comes from :class:`scrutiny.analysis.check.ClaimResult`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from scrutiny._version import __version__
+from scrutiny.analysis.check import ClaimResult
+from scrutiny.analysis.verdicts import __doc__ as RULES
+from scrutiny.store._atomic import json_safe, write_atomic, write_json
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if math.isnan(value):
+            return "—"
+        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+            return f"{value:.3e}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("scrutiny.report", "templates"),
+        autoescape=select_autoescape(["html"]) if autoescape else False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    return env
+
+
+def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from scrutiny.report.figures import plot_curves, plot_forest, plot_scores
+
+    arms = list(result.arms.values())
+    intervals = {}
+    for arm in arms:
+        if arm.n >= 2 and arm.scores.std() > 0:
+            from scrutiny.stats import mean_ci
+
+            ci = mean_ci(arm.scores)
+            intervals[arm.name] = (ci.low, ci.high)
+    paths = {}
+    for name, draw in (
+        ("scores", lambda: plot_scores(arms, intervals, metric=result.claim.metric)),
+        ("curves", lambda: plot_curves(arms)),
+        ("forest", lambda: plot_forest(result.verdicts)),
+    ):
+        ax = draw()
+        path = out / f"{name}.png"
+        ax.figure.savefig(path, dpi=150, bbox_inches="tight")
+        plt.close(ax.figure)
+        paths[name] = path
+    return paths
+
+
+def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
+    """Write the report files into ``out`` (created) and return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = make_figures(result, out)
+    data = result.to_dict()
+    context = {
+        "r": data,
+        "claim": result.claim,
+        "verdicts": data["verdicts"],
+        "arms": data["arms"],
+        "costs": data["costs"],
+        "rules": RULES.split("\n\n", 1)[1].strip() if RULES else "",
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "version": __version__,
+        "figures": {k: p.name for k, p in figures.items()},
+        "images": {k: base64.b64encode(p.read_bytes()).decode() for k, p in figures.items()},
+    }
+    md = _environment(False).get_template("report.md.j2").render(**context)
+    html = _environment(True).get_template("report.html.j2").render(**context)
+    write_atomic(out / "report.md", lambda fh: fh.write(md.encode()))
+    write_atomic(out / "report.html", lambda fh: fh.write(html.encode()))
+    write_json(out / "results.json", json_safe({**data, "generated": context["generated"], "scrutiny": __version__}))
+    return {
+        "report.md": out / "report.md",
+        "report.html": out / "report.html",
+        "results.json": out / "results.json",
+        **{f"{k}.png": p for k, p in figures.items()},
+    }
+
+
+def dumps(result: ClaimResult) -> str:
+    return json.dumps(json_safe(result.to_dict()), indent=2)
