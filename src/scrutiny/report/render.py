@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from scrutiny._version import __version__
 from scrutiny.analysis.check import ClaimResult
@@ -41,7 +41,7 @@ def fmt(value: Any, digits: int = 4) -> str:
 def _environment(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("scrutiny.report", "templates"),
-        autoescape=select_autoescape(["html"]) if autoescape else False,
+        autoescape=autoescape,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -41,7 +41,9 @@ def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]
 
 def first_error(exc: ValidationError, model: type[BaseModel] | None, prefix: tuple[Any, ...] = ()) -> tuple[str, str]:
     """The dotted key and a one-line message for the first error of ``exc``."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the right one "missing": name the unknown key first, it is the cause.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from scrutiny.analysis.scores import ArmScores
+from scrutiny.analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, _needed, evaluate
+from scrutiny.spec.claim import Hypothesis, parse_hypothesis
+
+
+def arm(name, scores, reported=None):
+    x = np.asarray(scores, dtype=float)
+    return ArmScores(
+        name=name,
+        label=name,
+        spec_hash="h" + name,
+        metric="final_test_acc",
+        seeds=list(range(x.size)),
+        scores=x,
+        complete_seeds=list(range(x.size)),
+        status={"complete": x.size},
+        reported=reported,
+    )
+
+
+def hyp(text, **extra):
+    return Hypothesis(**{**parse_hypothesis(text), **extra})
+
+
+def test_greater_three_ways():
+    arms = {
+        "a": arm("a", [0.90, 0.91, 0.92]),
+        "b": arm("b", [0.80, 0.81, 0.82]),
+        "c": arm("c", [0.90, 0.905, 0.91]),
+        "d": arm("d", [0.99, 0.98, 0.995]),
+    }
+    assert evaluate(hyp("a > b"), arms).verdict == REPRODUCED
+    v = evaluate(hyp("a > c"), arms)
+    assert v.verdict == INCONCLUSIVE and v.seeds_needed is not None and v.seeds_needed > 3
+    assert evaluate(hyp("a > d"), arms).verdict == NOT_REPRODUCED
+    assert evaluate(hyp("a > b + 0.2"), arms).verdict == NOT_REPRODUCED  # margin larger than the gap
+    # the estimate is a - b, with Welch's interval: here both sd = 0.01, n = 3: se = 0.01*sqrt(2/3), df = 4
+    v = evaluate(hyp("a > b"), arms)
+    assert v.estimate == pytest.approx(0.1)
+    assert v.high - v.estimate == pytest.approx(2.7764451 * 0.01 * np.sqrt(2 / 3), rel=1e-6)
+
+
+def test_lower_is_better_flips_the_direction():
+    arms = {"a": arm("a", [0.10, 0.11, 0.12]), "b": arm("b", [0.20, 0.21, 0.22])}
+    assert evaluate(hyp("a > b"), arms, higher_is_better=False).verdict == REPRODUCED
+    assert evaluate(hyp("a > b"), arms, higher_is_better=True).verdict == NOT_REPRODUCED
+
+
+def test_matches_reported():
+    rep = {"value": 0.90, "pm": None}
+    close = {"a": arm("a", [0.899, 0.900, 0.901], rep)}
+    v = evaluate(hyp("a ≈ reported ± 0.01"), close)
+    assert v.verdict == REPRODUCED and v.details["reported_in_interval"] is True
+    far = {"a": arm("a", [0.85, 0.851, 0.852], rep)}
+    v = evaluate(hyp("a ≈ reported ± 0.01"), far)
+    assert v.verdict == NOT_REPRODUCED
+    assert v.details["gap_in_sd"] == pytest.approx((0.851 - 0.90) / 0.001)
+    wide = {"a": arm("a", [0.86, 0.90, 0.94], rep)}
+    v = evaluate(hyp("a ≈ reported ± 0.01"), wide)
+    assert v.verdict == INCONCLUSIVE and v.seeds_needed > 3
+
+
+def test_equivalence():
+    arms = {
+        "a": arm("a", [0.900, 0.901, 0.902]),
+        "b": arm("b", [0.9005, 0.9015, 0.9025]),
+        "c": arm("c", [0.95, 0.951, 0.952]),
+    }
+    assert evaluate(hyp("|a - b| < 0.01"), arms).verdict == REPRODUCED
+    assert evaluate(hyp("|a - c| < 0.01"), arms).verdict == NOT_REPRODUCED
+
+
+def test_too_few_seeds_and_flat_arms():
+    arms = {
+        "a": arm("a", [0.9]),
+        "b": arm("b", [0.8, 0.81]),
+        "one": arm("one", [1.0, 1.0, 1.0]),
+        "zero": arm("zero", [0.0, 0.0, 0.0]),
+    }
+    v = evaluate(hyp("a > b"), arms)
+    assert v.verdict == INCONCLUSIVE and "fewer than 2 complete seeds in a" in v.reason
+    v = evaluate(hyp("one > zero"), arms)  # no seed-to-seed variation: the interval is the point
+    assert v.verdict == REPRODUCED and (v.low, v.high) == (1.0, 1.0)
+
+
+def test_seeds_needed_is_the_smallest_n_that_resolves():
+    # With sd = 1 and a distance of 1 to the bound, two arms: the t-interval half-width t*sqrt(2/n) < 1.
+    from scipy.stats import t
+
+    n = _needed(1.0, 1.0, two_arms=True)
+    assert t.ppf(0.975, 2 * (n - 1)) * np.sqrt(2 / n) < 1 <= t.ppf(0.975, 2 * (n - 2)) * np.sqrt(2 / (n - 1))
+    assert _needed(0.0, 1.0, True) is None
+
+
+def test_hypothesis_strings():
+    assert parse_hypothesis("a > b") == {"kind": "greater", "a": "a", "b": "b", "margin": 0.0}
+    assert parse_hypothesis("a < b + 0.5")["a"] == "b"
+    assert parse_hypothesis("x ≈ reported ± 0.02") == {"kind": "matches_reported", "a": "x", "tol": 0.02}
+    assert parse_hypothesis("x ~= reported +- 0.02")["tol"] == 0.02
+    assert parse_hypothesis("|x - y| < 0.005") == {"kind": "equivalent", "a": "x", "b": "y", "delta": 0.005}
+    with pytest.raises(ValueError, match="cannot read hypothesis"):
+        parse_hypothesis("x is better")
