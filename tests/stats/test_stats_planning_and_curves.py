@@ -126,3 +126,11 @@ def test_probability_of_improvement_ci():
     assert ci != probability_of_improvement_ci(a, b, reps=5000, seed=4)
     with pytest.raises(ValueError, match="probability_of_improvement: a and b need the same number of tasks"):
         probability_of_improvement(a, b[:, :3])
+
+
+def test_t_based_seeds_needed_matches_the_textbook_value():
+    from scrutiny.stats import seeds_needed_t, t_test_power
+
+    # Cohen's d = 1, alpha = 0.05 two-sided, power 0.8: 17 per group (the normal approximation says 16).
+    assert seeds_needed_t(1.0, 1.0) == 17
+    assert t_test_power(17, 1.0, 1.0) >= 0.8 > t_test_power(16, 1.0, 1.0)

@@ -5,8 +5,9 @@ Decision rules (two-sided, α = 0.05, power 0.8 for planning):
 1. Welch's test rejects equal means (p < α): ``A better`` or ``B better``, by the sign of the difference in the
    metric's better direction. If every seed of both arms scores the same, a non-zero difference is decided
    without a test (and said so).
-2. Otherwise let N be the seeds per arm needed to detect the observed difference at 80% power
-   (:func:`scrutiny.stats.seeds_needed` with the pooled standard deviation). If N is at most
+2. Otherwise let N be the seeds per arm needed to detect the observed difference at 80% power with a t-test
+   (:func:`scrutiny.stats.seeds_needed_t`: noncentral-t power, pooled standard deviation), and at least one more
+   than the current n, at which the difference was not detected. If N is at most
    ``max(30, 10 × n)``: ``inconclusive: need N seeds``. If it is larger, or the difference is zero:
    ``no difference detectable at this n (smallest detectable: X)``, X being the minimum detectable effect at
    the current n.
@@ -27,7 +28,7 @@ from scrutiny.stats import (
     minimum_detectable_effect,
     permutation_test,
     probability_of_improvement_ci,
-    seeds_needed,
+    seeds_needed_t,
     welch_ci,
     welch_t_test,
 )
@@ -111,7 +112,7 @@ def compare(
     p_w = None if flat else welch_t_test(x, y).pvalue
     sd = math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
     n = min(x.size, y.size)
-    needed = seeds_needed(d, sd) if d != 0 and sd > 0 else None
+    needed = max(seeds_needed_t(d, sd), n + 1) if d != 0 and sd > 0 else None
     mde = minimum_detectable_effect(n, sd) if sd > 0 else None
     if flat and d != 0 or (p_w is not None and p_w < ALPHA):
         verdict = f"{names[0] if sign * d > 0 else names[1]} better"

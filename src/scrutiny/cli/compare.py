@@ -26,7 +26,7 @@ def _from_store(store: Path, key: str, metric: str) -> tuple[str, np.ndarray]:
     g = groups[0]
     if metric not in g.metrics:
         raise ScrutinyError(f"--metric: spec {g.spec_hash} has no complete trial with '{metric}'")
-    return g.label or g.spec_hash, g.metrics[metric]
+    return f"{g.label} ({g.spec_hash[:8]})" if g.label else g.spec_hash, g.metrics[metric]
 
 
 def _from_file(path: Path, columns: list[str] | None) -> dict[str, np.ndarray]:

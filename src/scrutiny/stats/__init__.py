@@ -20,7 +20,13 @@ from scrutiny.stats.hypothesis_tests import (
 from scrutiny.stats.improvement import probability_of_improvement, probability_of_improvement_ci
 from scrutiny.stats.intervals import DifferenceCI, welch_ci
 from scrutiny.stats.permutation import paired_permutation_test, permutation_test
-from scrutiny.stats.planning import minimum_detectable_effect, noether_sample_size, seeds_needed
+from scrutiny.stats.planning import (
+    minimum_detectable_effect,
+    noether_sample_size,
+    seeds_needed,
+    seeds_needed_t,
+    t_test_power,
+)
 from scrutiny.stats.profiles import PerformanceProfile, performance_profile
 
 __all__ = [
@@ -54,7 +60,9 @@ __all__ = [
     "probability_of_improvement",
     "probability_of_improvement_ci",
     "seeds_needed",
+    "seeds_needed_t",
     "sem",
+    "t_test_power",
     "welch_ci",
     "welch_t_test",
     "wilcoxon_signed_rank",
