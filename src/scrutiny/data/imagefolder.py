@@ -1,8 +1,15 @@
 """Images in class folders: ``root/train/<class>/*`` and ``root/val/<class>/*`` (torchvision's ImageFolder).
 
-Training examples are resized and centre-cropped to ``size``, like evaluation ones; a random training transform
-for ImageNet-style recipes is future work. Evaluation under the published protocols (1-crop, 10-crop,
-multi-scale) belongs to :mod:`scrutiny.protocols`.
+Every split holds the evaluation view of its examples: shorter side resized to ``resize``, centre crop ``size``,
+normalised with the ImageNet mean and std. Evaluation under the published protocols (1-crop, 10-crop, multi-scale)
+belongs to :mod:`scrutiny.protocols`.
+
+ImageNet-style training augmentation (:mod:`scrutiny.data.imagenet_aug`) needs the whole decoded image, not the
+evaluation view. When any of ``train_aug``, ``color_jitter`` or ``lighting_std`` is on, the bundle also holds a
+``train_raw`` split of uint8 images ``(3, H, W)`` of their own sizes, makes it the ``train_split``, and sets
+``augment`` to an :class:`~scrutiny.data.imagenet_aug.ImageNetTrainAugment`; the trial loop's
+:class:`~scrutiny.data.augment.AugmentedDataset` then draws per (epoch, example) and applies, which yields
+``(3, size, size)`` float crops that batch as usual. ``train_raw`` cannot be evaluated or batched by itself.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from pathlib import Path
 import torch
 
 from scrutiny.data._bundle import DataBundle
+from scrutiny.data.imagenet_aug import ImageNetTrainAugment, Interpolation, TrainAug
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
 
@@ -19,15 +27,46 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-@DATASETS.register("imagefolder")
-def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256) -> DataBundle:
-    """Class-folder images under root/train and root/val, resized to ``resize`` and centre-cropped to ``size``."""
+def _folder(path: Path, transform) -> torch.utils.data.Dataset:
     import torchvision
+
+    try:
+        return torchvision.datasets.ImageFolder(str(path), transform=transform)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise DataError(f"data.root: '{path}': {exc}") from None
+
+
+@DATASETS.register("imagefolder")
+def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256, train_aug: TrainAug = "none",
+                scale_range: tuple[int, int] = (256, 480), area_range: tuple[float, float] = (0.08, 1.0),
+                ratio_range: tuple[float, float] = (3 / 4, 4 / 3), flip: bool = True, color_jitter: float = 0.0,
+                lighting_std: float = 0.0, train_interpolation: Interpolation = "bilinear") -> DataBundle:
+    """Class-folder images under root/train and root/val, resized to ``resize`` and centre-cropped to ``size``.
+
+    Args:
+        root: Folder holding ``train/`` and ``val/`` class folders.
+        size: Side of the (square) network input.
+        resize: Shorter side before the centre crop of the evaluation view.
+        train_aug: Training geometry: ``"none"``, ``"scale_jitter"`` (He et al. 2015: shorter side in
+            ``scale_range``, random crop) or ``"scale_aspect"`` (fb.resnet.torch's Inception-style crop).
+        scale_range: Shorter-side range of ``scale_jitter`` (inclusive).
+        area_range: Area fractions of ``scale_aspect``.
+        ratio_range: Aspect ratios of ``scale_aspect``.
+        flip: Random horizontal flip while training (only when augmentation is on).
+        color_jitter: Brightness/contrast/saturation strength (fb.resnet.torch: 0.4; 0 = off).
+        lighting_std: σ of AlexNet's PCA lighting (0.1 in both recipes; 0 = off).
+        train_interpolation: Resize kernel of the training geometry (fb.resnet.torch: bicubic).
+    """
     from torchvision.transforms import v2
 
     if root is None:
         raise DataError("data.root: required for imagefolder (a folder with train/ and val/ class folders)")
     base = Path(root).expanduser()
+    try:
+        augment = ImageNetTrainAugment(train_aug, size, resize, scale_range, area_range, ratio_range, flip,
+                                       color_jitter, lighting_std, train_interpolation)
+    except ValueError as exc:
+        raise DataError(f"data: {exc}") from None
     transform = v2.Compose(
         [
             v2.PILToTensor(),
@@ -42,17 +81,19 @@ def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256) 
         folder = base / split
         if not folder.is_dir():
             raise DataError(f"data.root: '{folder}' does not exist (imagefolder expects {base}/train and {base}/val)")
-        try:
-            splits[split] = torchvision.datasets.ImageFolder(str(folder), transform=transform)
-        except (FileNotFoundError, RuntimeError) as exc:
-            raise DataError(f"data.root: '{folder}': {exc}") from None
+        splits[split] = _folder(folder, transform)
     classes = splits["train"].classes
     if splits["val"].classes != classes:
         raise DataError(f"data.root: class folders of '{base}/train' and '{base}/val' differ")
+    augmenting = train_aug != "none" or color_jitter > 0 or lighting_std > 0
+    if augmenting:
+        splits["train_raw"] = _folder(base / "train", v2.PILToTensor())
     return DataBundle(
         splits=splits,
         num_classes=len(classes),
         in_channels=3,
         image_size=(size, size),
+        augment=augment if augmenting else None,
+        train_split="train_raw" if augmenting else "train",
         info={"n_train": len(splits["train"]), "n_val": len(splits["val"]), "root": str(base)},
     )

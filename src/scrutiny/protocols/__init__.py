@@ -19,10 +19,22 @@ from scrutiny.protocols.crops import (
 from scrutiny.protocols.fully_conv import FullyConvolutional, fully_convolutional
 from scrutiny.protocols.imagefolder_eval import EvalResult, Predictions, evaluate_imagefolder
 from scrutiny.protocols.multiscale import MultiScale, check_fully_convolutional, multi_scale
+from scrutiny.protocols.run_eval import (
+    DataSource,
+    ProtocolRun,
+    build_protocols,
+    check_multi_scale,
+    evaluate_protocols,
+    load_weights,
+    resolve_data,
+    resolve_device,
+    resolve_weights,
+)
 
 __all__ = [
-    "EvalProtocol", "EvalResult", "FullyConvolutional", "ImageProtocol", "MultiScale", "Predictions", "ProtocolError",
-    "SingleCrop", "TenCrop", "View", "center_offset", "check_fully_convolutional", "evaluate_imagefolder",
-    "five_boxes", "fully_convolutional", "is_image_protocol", "multi_scale", "single_crop", "ten_crop",
-    "ten_crop_views",
+    "DataSource", "EvalProtocol", "EvalResult", "FullyConvolutional", "ImageProtocol", "MultiScale", "Predictions",
+    "ProtocolError", "ProtocolRun", "SingleCrop", "TenCrop", "View", "build_protocols", "center_offset",
+    "check_fully_convolutional", "check_multi_scale", "evaluate_imagefolder", "evaluate_protocols", "five_boxes",
+    "fully_convolutional", "is_image_protocol", "load_weights", "multi_scale", "resolve_data", "resolve_device",
+    "resolve_weights", "single_crop", "ten_crop", "ten_crop_views",
 ]
