@@ -118,8 +118,9 @@ def test_tf_init_is_truncated_he_normal():
 
 
 def test_build_model_fills_context_and_checks_it():
-    model = build_model({"name": "coordconv_classification"}, {"num_classes": 1024, "in_channels": 2,
-                                                               "image_size": (32, 32)})
+    model = build_model(
+        {"name": "coordconv_classification"}, {"num_classes": 1024, "in_channels": 2, "image_size": (32, 32)}
+    )
     assert model(torch.tensor([[3.0, 4.0]])).shape == (1, 1024)
     with pytest.raises(ValueError, match="num_classes"):
         build_model({"name": "deconv_classification"}, {"num_classes": 10, "in_channels": 2, "image_size": (64, 64)})

@@ -31,8 +31,18 @@ def test_center_offset_rounding():
 def test_ten_crop_boxes_500x375_by_hand():
     views = ten_crop().boxes(500, 375)
     assert all(v.resized == (341, 256) and (v.width, v.height) == (224, 224) for v in views)
-    assert [(v.left, v.top) for v in views] == [(0, 0), (117, 0), (0, 32), (117, 32), (58, 16),
-                                                (117, 0), (0, 0), (117, 32), (0, 32), (59, 16)]
+    assert [(v.left, v.top) for v in views] == [
+        (0, 0),
+        (117, 0),
+        (0, 32),
+        (117, 32),
+        (58, 16),
+        (117, 0),
+        (0, 0),
+        (117, 32),
+        (0, 32),
+        (59, 16),
+    ]
     assert [v.flip for v in views] == [None] * 5 + ["horizontal"] * 5
     fb = ten_crop(rounding="ceil").boxes(500, 375)
     assert (fb[4].left, fb[4].top, fb[9].left, fb[9].top) == (59, 16, 58, 16)
@@ -40,8 +50,18 @@ def test_ten_crop_boxes_500x375_by_hand():
 
 def test_ten_crop_boxes_portrait_and_vertical_flip():
     views = ten_crop(flip="vertical").boxes(375, 500)  # resized 256×341: slack 32 columns, 117 rows
-    assert [(v.left, v.top) for v in views] == [(0, 0), (32, 0), (0, 117), (32, 117), (16, 58),
-                                                (0, 117), (32, 117), (0, 0), (32, 0), (16, 59)]
+    assert [(v.left, v.top) for v in views] == [
+        (0, 0),
+        (32, 0),
+        (0, 117),
+        (32, 117),
+        (16, 58),
+        (0, 117),
+        (32, 117),
+        (0, 0),
+        (32, 0),
+        (16, 59),
+    ]
     assert {v.flip for v in views[5:]} == {"vertical"}
 
 

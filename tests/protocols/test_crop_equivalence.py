@@ -48,8 +48,15 @@ def test_ten_crop_predictions_equal_torchvision_pipeline(odd_images, small_cnn, 
 
 def test_single_crop_equals_torchvision_resize_centercrop(odd_images, small_cnn):
     protocol = single_crop(average="logit")
-    pipeline = v2.Compose([v2.PILToTensor(), v2.Resize(256), v2.CenterCrop(224), v2.ToDtype(torch.float32, scale=True),
-                           v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    pipeline = v2.Compose(
+        [
+            v2.PILToTensor(),
+            v2.Resize(256),
+            v2.CenterCrop(224),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
     with torch.no_grad():
         scores = protocol.scores(small_cnn, torch.stack([protocol.views(im) for im in odd_images]))
         expected = small_cnn(torch.stack([pipeline(im) for im in odd_images]))

@@ -54,5 +54,5 @@ def test_non_constant_image_scores_differ_between_protocols():
         scores = {name: p.scores(model, [p.views(image)])[0] for name, p in _protocols("logit").items()}
     names = list(scores)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert not torch.allclose(scores[a], scores[b], atol=1e-5), (a, b)

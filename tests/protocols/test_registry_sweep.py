@@ -13,8 +13,11 @@ from scrutiny.registry import PROTOCOLS
 from .helpers import SmallCNN, random_image
 
 IMAGE_PROTOCOLS = [name for name in PROTOCOLS.names() if is_image_protocol(PROTOCOLS.get(name)())]
-SMALL = {"single_crop": {"resize": 40, "crop": 32}, "ten_crop": {"resize": 40, "crop": 32},
-         "multi_scale": {"scales": [32, 40]}}
+SMALL = {
+    "single_crop": {"resize": 40, "crop": 32},
+    "ten_crop": {"resize": 40, "crop": 32},
+    "multi_scale": {"scales": [32, 40]},
+}
 
 
 def test_the_image_protocols_are_registered_and_plain_is_not_one():
