@@ -22,6 +22,8 @@ class DataBundle:
         augment: Random training transform, drawn per example and epoch by the trial (see :mod:`scrutiny.data.augment`).
         train_split: Name of the split that is trained on.
         info: Free-form, JSON-serialisable facts recorded with the trial (split sizes, source files).
+        task: What the targets are: ``classification`` (an int per example), ``regression`` or ``rendering``
+            (see :mod:`scrutiny.trials.tasks`), with ``task_args`` (e.g. ``{"scale": 64}`` for regression).
     """
 
     splits: dict[str, Dataset]
@@ -31,6 +33,8 @@ class DataBundle:
     augment: Augment | None = None
     train_split: str = "train"
     info: dict = field(default_factory=dict)
+    task: str = "classification"
+    task_args: dict = field(default_factory=dict)
 
     def split(self, name: str) -> Dataset:
         from scrutiny.errors import DataError

@@ -238,4 +238,6 @@ def not_so_clevr(
         in_channels=1 if task == "regression" else 2,
         image_size=(canvas, canvas),
         info=info,
+        task=task,
+        task_args={"scale": canvas} if task == "regression" else {},
     )

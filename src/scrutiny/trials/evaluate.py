@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
 from scrutiny.trials.batches import eval_batches
+from scrutiny.trials.tasks import Task, make_task
 
 
 class EvaluationCountError(AssertionError):
@@ -20,30 +20,41 @@ class EvaluationCountError(AssertionError):
 
 @dataclass
 class EvalResult:
-    """Counts and sums of one evaluation; accuracy is ``correct / n`` with ``n`` equal to the split's size.
+    """Sums of one evaluation over all ``n`` examples of a split; each metric is its sum over ``n``.
 
     Attributes:
-        outputs: Per-example arrays when asked for: ``pred`` ``(n,)``, ``target`` ``(n,)``, ``loss`` ``(n,)``.
+        sums: Metric name -> sum over the split's examples (``acc`` counts the examples got right, ``loss`` sums
+            the per-example losses).
+        outputs: Per-example arrays when asked for: ``pred``, ``target`` and ``loss``, first axis ``n``.
     """
 
     split: str
     n: int
-    correct: int
-    loss_sum: float
+    sums: dict[str, float]
     protocol: dict[str, Any]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
+    def correct(self) -> int:
+        return int(round(self.sums["acc"]))
+
+    @property
     def acc(self) -> float:
-        return self.correct / self.n
+        return self.sums["acc"] / self.n
 
     @property
     def loss(self) -> float:
-        return self.loss_sum / self.n
+        return self.sums["loss"] / self.n
+
+    def value(self, metric: str) -> float:
+        return self.sums[metric] / self.n
 
     def metrics(self) -> dict[str, float | int]:
         s = self.split
-        return {f"{s}_acc": self.acc, f"{s}_loss": self.loss, f"{s}_correct": self.correct, f"{s}_n": self.n}
+        out: dict[str, float | int] = {f"{s}_{k}": v / self.n for k, v in self.sums.items()}
+        out[f"{s}_correct"] = self.correct
+        out[f"{s}_n"] = self.n
+        return out
 
 
 @torch.no_grad()
@@ -59,20 +70,18 @@ def evaluate(
     channels_last: bool = False,
     autocast_dtype: torch.dtype | None = None,
     keep_outputs: bool = False,
+    task: Task | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` on every example of ``ds`` under ``protocol``.
 
-    The model is put in eval mode and its previous mode restored. Loss is the summed cross-entropy of the
-    protocol's scores (no label smoothing). Raises :class:`EvaluationCountError` unless exactly ``len(ds)``
-    examples were evaluated.
+    The model is put in eval mode and its previous mode restored. The loss is the task's per-example loss (no
+    label smoothing). Raises :class:`EvaluationCountError` unless exactly ``len(ds)`` examples were evaluated.
     """
+    task = task or make_task("classification")
     was_training = model.training
     model.eval()
-    n, correct, loss_sum = (
-        0,
-        torch.zeros((), dtype=torch.int64, device=device),
-        torch.zeros((), dtype=torch.float64, device=device),
-    )
+    n = 0
+    sums: dict[str, torch.Tensor] = {}
     preds, targets, losses = [], [], []
     try:
         for x, y in eval_batches(ds, batch_size, num_workers=num_workers):
@@ -82,13 +91,13 @@ def evaluate(
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 scores = protocol.scores(model, x)
             scores = scores.float()
-            per_example = F.cross_entropy(scores, y, reduction="none")
-            pred = scores.argmax(dim=1)
-            correct += (pred == y).sum()
-            loss_sum += per_example.sum(dtype=torch.float64)
+            per_example = task.per_example_loss(scores, y)
+            batch = {"loss": per_example.double(), **task.metrics(scores, y)}
+            for key, values in batch.items():
+                sums[key] = sums.get(key, 0) + values.sum(dtype=torch.float64)
             n += len(y)
             if keep_outputs:
-                preds.append(pred.cpu())
+                preds.append(task.prediction(scores).cpu())
                 targets.append(y.cpu())
                 losses.append(per_example.cpu())
     finally:
@@ -103,4 +112,4 @@ def evaluate(
             "loss": torch.cat(losses).numpy(),
         }
     protocol_record = {"name": protocol.name, "params": protocol.params()}
-    return EvalResult(split, n, int(correct), float(loss_sum), protocol_record, outputs)
+    return EvalResult(split, n, {k: float(v) for k, v in sums.items()}, protocol_record, outputs)

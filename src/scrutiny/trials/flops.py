@@ -12,7 +12,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -21,8 +20,9 @@ def train_step_flops(
     batch: tuple[torch.Tensor, torch.Tensor],
     device: torch.device,
     autocast: Callable[[], AbstractContextManager],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> int | None:
-    """FLOPs of forward + cross-entropy + backward on ``batch`` in train mode; ``None`` where counting fails."""
+    """FLOPs of forward + loss + backward on ``batch`` in train mode; ``None`` where counting fails."""
     from torch.utils.flop_counter import FlopCounterMode
 
     x, y = batch
@@ -31,7 +31,7 @@ def train_step_flops(
     try:
         with FlopCounterMode(display=False) as counter:
             with autocast():
-                loss = F.cross_entropy(model(x).float(), y)
+                loss = loss_fn(model(x), y)
             loss.backward()
     except Exception:  # counting is a nice-to-have; it never fails a trial
         return None

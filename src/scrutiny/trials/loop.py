@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from scrutiny.data.augment import AugmentedDataset
 from scrutiny.models import build_model
@@ -31,6 +30,7 @@ from scrutiny.trials.evaluate import evaluate
 from scrutiny.trials.flops import train_step_flops
 from scrutiny.trials.optim import build_optimizer, lr_factor, set_lr
 from scrutiny.trials.seeding import TrialSeeds
+from scrutiny.trials.tasks import LOWER_IS_BETTER, make_task
 
 EpochCallback = Callable[[dict[str, Any]], None]
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -117,6 +117,7 @@ def _fit(
     if bundle.augment is not None:
         train_ds = AugmentedDataset(train_ds, bundle.augment, seeds.augment)
     protocol = PROTOCOLS.get(spec.eval.protocol)(**spec.eval.protocol_args)
+    task = make_task(bundle.task, **bundle.task_args)
 
     torch.manual_seed(seeds.init)  # stream "init": parameter initialisation
     context = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels, "image_size": bundle.image_size}
@@ -145,7 +146,7 @@ def _fit(
         t0 = _sync_time(device)
         model.train()
         step_loss = torch.zeros(n_steps, device=device)  # raw per-step values, checked for NaN after the epoch
-        step_correct = torch.zeros(n_steps, dtype=torch.int64, device=device)
+        step_correct = torch.zeros(n_steps, dtype=torch.float64, device=device)
         seen = 0
         batches = train_batches(
             train_ds, spec.data.batch_size, order, drop_last=spec.data.drop_last, num_workers=spec.data.num_workers
@@ -159,7 +160,7 @@ def _fit(
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast():
                 logits = forward(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=spec.train.label_smoothing)
+                loss = task.loss(logits, y, spec.train.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
                 loss.backward()
@@ -172,7 +173,7 @@ def _fit(
                 scaler.step(optimizer)
                 scaler.update()
             step_loss[step] = loss.detach()
-            step_correct[step] = (logits.detach().argmax(1) == y).sum()
+            step_correct[step] = task.metrics(logits, y)["acc"].sum()
             seen += len(y)
         losses = step_loss.cpu()
         bad = (~torch.isfinite(losses)).nonzero()
@@ -185,7 +186,7 @@ def _fit(
             "epoch": epoch,
             "lr": lr,
             "train_loss_epoch_avg": float(losses.double().mul(_batch_sizes(seen, spec, n_steps)).sum() / seen),
-            "train_acc_epoch_avg": int(step_correct.sum()) / seen,
+            "train_acc_epoch_avg": float(step_correct.sum()) / seen,
             "train_n": seen,
         }
         if epoch % spec.eval.every_epochs == 0 or epoch == epochs:
@@ -200,10 +201,13 @@ def _fit(
                 channels_last=spec.train.channels_last,
                 autocast_dtype=amp_dtype,
                 keep_outputs=spec.eval.save_outputs and epoch == epochs,
+                task=task,
             )
             row.update(last_eval.metrics())
-            if not best or last_eval.acc > best[f"best_{split}_acc"]:
-                best = {f"best_{split}_acc": last_eval.acc, f"best_{split}_loss": last_eval.loss, "best_epoch": epoch}
+            score = last_eval.value(task.primary)
+            lower = task.primary in LOWER_IS_BETTER
+            if not best or (score < best["score"] if lower else score > best["score"]):
+                best = {"score": score, "epoch": epoch, "metrics": last_eval.metrics()}
         epoch_time = _sync_time(device) - t0
         device_time += epoch_time
         row["epoch_time_s"] = epoch_time
@@ -217,18 +221,24 @@ def _fit(
     first = next(
         train_batches(train_ds, spec.data.batch_size, torch.Generator().manual_seed(0), drop_last=False, num_workers=0)
     )
-    flops = None if spec.train.compile else train_step_flops(model, first, device, autocast)  # after the checkpoint
+    flops = (
+        None if spec.train.compile else train_step_flops(model, first, device, autocast, task.loss)
+    )  # after the checkpoint
     if last_eval is not None and last_eval.outputs:
         writer.save_arrays("outputs.npz", {f"{split}_{k}": v for k, v in last_eval.outputs.items()})
+    final = {f"final_{k}": v for k, v in last_eval.metrics().items()} if last_eval else {}
+    best_fields = {f"best_{k}": v for k, v in best["metrics"].items()} if best else {}
     return {
         "status": "complete",
         "split": split,
+        "task": task.name,
         "protocol": last_eval.protocol if last_eval else None,
-        f"final_{split}_acc": last_eval.acc if last_eval else None,
-        f"final_{split}_loss": last_eval.loss if last_eval else None,
-        f"final_{split}_n": last_eval.n if last_eval else None,
+        **final,
         "final_train_loss_epoch_avg": row["train_loss_epoch_avg"],
-        **best,
+        "final_train_acc_epoch_avg": row["train_acc_epoch_avg"],
+        **best_fields,
+        "best_epoch": best.get("epoch"),
+        "best_selected_by": f"{split}_{task.primary}",
         "best_selected_on": split,
         "selected_on_test": split == "test",
         "epochs": epochs,
