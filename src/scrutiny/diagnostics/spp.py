@@ -23,13 +23,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from scrutiny.diagnostics._blocks import PatternArg, SPPBlock, SupportsSPP, compile_patterns, resolve_blocks
+from scrutiny.diagnostics._channel_stats import ChannelStats, signal_metrics
+from scrutiny.diagnostics._modes import MODES, Mode, measurement_mode
 
 __all__ = [
     "ChannelStats",
@@ -43,8 +45,6 @@ __all__ = [
     "signal_metrics",
     "spp",
 ]
-
-Mode = Literal["batch_stats", "eval", "train"]
 
 
 @dataclass(frozen=True)
@@ -119,53 +119,6 @@ class SPPResult:
                 SPPRow(r["name"], int(r["stage"]), r["avg_sq_mean"], r["avg_var"], math.nan if res is None else res)
             )
         return cls(tuple(rows), dict(data.get("meta", {})))
-
-
-class ChannelStats:
-    """Per-channel mean and population variance pooled over batches (Chan et al.'s parallel update, float64)."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.mean: torch.Tensor | None = None
-        self.m2: torch.Tensor | None = None
-
-    def update(self, x: torch.Tensor) -> None:
-        """Add an activation ``(N, C, H, W)`` or ``(N, C)``."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"SPP expects a tensor output, got {type(x).__name__}")
-        if x.ndim == 4:
-            dims: tuple[int, ...] = (0, 2, 3)
-        elif x.ndim == 2:
-            dims = (0,)
-        else:
-            raise ValueError(f"SPP expects (N, C, H, W) or (N, C) activations, got shape {tuple(x.shape)}")
-        x = x.detach().to(torch.float64)
-        n_b = x.numel() // x.shape[1]
-        mean_b = x.mean(dim=dims)
-        m2_b = x.var(dim=dims, correction=0) * n_b
-        if self.mean is None:
-            self.n, self.mean, self.m2 = n_b, mean_b, m2_b
-            return
-        if mean_b.shape != self.mean.shape:
-            raise ValueError(f"channel count changed between batches: {self.mean.shape[0]} -> {mean_b.shape[0]}")
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (n_b / n)
-        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
-        self.n = n
-
-    def avg_sq_mean(self) -> float:
-        return float((self.mean**2).mean())
-
-    def avg_var(self) -> float:
-        return float((self.m2 / self.n).mean())
-
-
-def signal_metrics(x: torch.Tensor) -> tuple[float, float]:
-    """``(average channel squared mean, average channel variance)`` of one activation ``(N, C, H, W)`` or ``(N, C)``."""
-    stats = ChannelStats()
-    stats.update(x)
-    return stats.avg_sq_mean(), stats.avg_var()
 
 
 def _first_conv_channels(model: nn.Module) -> int:
@@ -249,7 +202,7 @@ def spp(
     Returns:
         An :class:`SPPResult`; its ``meta`` records the inputs, the mode and the number of examples.
     """
-    if mode not in ("batch_stats", "eval", "train"):
+    if mode not in MODES:
         raise ValueError(f"mode must be 'batch_stats', 'eval' or 'train', got '{mode}'")
     resolved = resolve_blocks(model, blocks, residuals)
     batches, meta = _batches(model, inputs, batch_size, resolution, in_channels, seed, num_batches)
@@ -258,35 +211,32 @@ def spp(
     out_stats = [ChannelStats() for _ in resolved]
     res_stats = [ChannelStats() if r is not None else None for *_, r in resolved]
     calls = [0] * len(resolved)
-    training = [(m, m.training) for m in model.modules()]
-    saved = [(b, b.detach().clone()) for b in model.buffers()] if mode != "eval" else []
     handles = []
 
     def out_hook(i: int):
+        stats = out_stats[i]
+
         def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
             calls[i] += 1
-            out_stats[i].update(out)  # stats at once: later in-place ops (``out += identity``) must not leak in
+            stats.update(out)  # stats at once: later in-place ops (``out += identity``) must not leak in
 
         return hook
 
     def res_hook(i: int):
+        stats = res_stats[i]
+
         def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
-            res_stats[i].update(out)  # type: ignore[union-attr]
+            stats.update(out)  # type: ignore[union-attr]
 
         return hook
 
+    n_examples = 0
     try:
         for i, (_, _, block, residual) in enumerate(resolved):
             handles.append(block.register_forward_hook(out_hook(i)))
             if residual is not None:
                 handles.append(residual.register_forward_hook(res_hook(i)))
-        model.train(mode == "train")
-        if mode == "batch_stats":
-            for m in model.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.train()
-        n_examples = 0
-        with torch.no_grad():
+        with measurement_mode(model, mode), torch.no_grad():
             for x in batches:
                 calls[:] = [0] * len(calls)
                 model(x.to(device))
@@ -297,11 +247,6 @@ def spp(
     finally:
         for h in handles:
             h.remove()
-        for m, was_training in training:
-            m.training = was_training
-        with torch.no_grad():
-            for b, copy in saved:
-                b.copy_(copy)
     rows = tuple(
         SPPRow(
             name,
