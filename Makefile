@@ -16,10 +16,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The flagship case at the cpu scale: CoordConv against a deconv baseline on Not-so-Clevr, 4 arms x 3 seeds.
 demo: install
-	$(BIN)/scrutiny run specs/digits_cnn.yaml --seeds 0-2 --store $(STORE)
-	$(BIN)/scrutiny runs --store $(STORE)
-	@echo "Results are in $(STORE)/ (one folder per trial; 'scrutiny show <trial-id>' opens one)."
+	$(BIN)/scrutiny case coordconv --scale cpu --workers 2 --store $(STORE) --out scrutiny-reports/coordconv-cpu
+	@echo "Trials are in $(STORE)/; open scrutiny-reports/coordconv-cpu/report.html for the verdicts."
 
 test: install
 	$(BIN)/python -m pytest
@@ -29,4 +29,4 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(STORE) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(STORE) scrutiny-reports build *.egg-info src/*.egg-info
