@@ -103,3 +103,17 @@ def test_hypothesis_strings():
     assert parse_hypothesis("|x - y| < 0.005") == {"kind": "equivalent", "a": "x", "b": "y", "delta": 0.005}
     with pytest.raises(ValueError, match="cannot read hypothesis"):
         parse_hypothesis("x is better")
+
+
+def test_a_hypothesis_can_use_another_metric_and_direction():
+    a, b = arm("a", [0.5, 0.6, 0.7]), arm("b", [0.5, 0.6, 0.7])
+    a.others["final_test_dist"] = np.array([0.10, 0.12, 0.11])  # pixels: lower is better
+    b.others["final_test_dist"] = np.array([3.0, 3.2, 2.9])
+    h = hyp("a > b", metric="final_test_dist", higher_is_better=False)
+    v = evaluate(h, {"a": a, "b": b}, higher_is_better=True)
+    assert v.verdict == REPRODUCED and v.metric == "final_test_dist"
+    assert v.estimate == pytest.approx(np.mean([3.0, 3.2, 2.9]) - 0.11)
+    from scrutiny.errors import ScrutinyError
+
+    with pytest.raises(ScrutinyError, match="has no 'final_test_iou'"):
+        evaluate(hyp("a > b", metric="final_test_iou"), {"a": a, "b": b})

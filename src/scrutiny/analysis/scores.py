@@ -47,6 +47,17 @@ class ArmScores:
     device: str | None = None
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     reported: dict[str, Any] | None = None
+    others: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def values(self, metric: str) -> np.ndarray:
+        """Per-seed values ``(n_complete,)`` of ``metric`` (the claim's metric or any other numeric final field)."""
+        if metric == self.metric:
+            return self.scores
+        if metric not in self.others:
+            from scrutiny.errors import ScrutinyError
+
+            raise ScrutinyError(f"metric: arm '{self.name}' has no '{metric}'; it has {', '.join(sorted(self.others))}")
+        return self.others[metric]
 
     @property
     def n(self) -> int:
@@ -96,7 +107,7 @@ def collect_arm(
 ) -> ArmScores:
     """Read the trials of ``spec`` × ``seeds`` from ``store``; missing trials count as status ``missing``."""
     status: dict[str, int] = {}
-    scores, done, curves, walls, devices, failures = [], [], [], [], [], []
+    scores, done, curves, walls, devices, failures, results = [], [], [], [], [], [], []
     info: dict[str, Any] = {}
     split = spec.eval.split
     for seed in seeds:
@@ -115,6 +126,7 @@ def collect_arm(
             raise ScrutinyError(f"metric: trial {tid} has no '{metric}'; it has {', '.join(have)}")
         scores.append(float(result[metric]))
         done.append(seed)
+        results.append(result)
         rows = store.metrics(tid)
         curves.append({row["epoch"]: row.get(f"{split}_acc") for row in rows if f"{split}_acc" in row})
         walls.append(float(result.get("wall_time_s") or np.nan))
@@ -122,6 +134,12 @@ def collect_arm(
         info = result
     epochs = np.array(sorted({e for c in curves for e in c}), dtype=int)
     curve = np.array([[c.get(int(e), np.nan) for e in epochs] for c in curves], dtype=float).reshape(len(curves), -1)
+    numeric = {k for r in results for k, v in r.items() if k.startswith(("final_", "best_")) and _number(v)}
+    others = {
+        k: np.array([float(r[k]) for r in results], dtype=float)
+        for k in sorted(numeric)
+        if all(_number(r.get(k)) for r in results)
+    }
     return ArmScores(
         name=name,
         label=label or spec.label or name,
@@ -141,4 +159,9 @@ def collect_arm(
         device=info.get("device"),
         failures=failures,
         reported=reported,
+        others=others,
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -97,17 +97,20 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
     a = arms[h.a]
     b = arms[h.b] if h.b else None
     metric = h.metric or a.metric
+    higher_is_better = higher_is_better if h.higher_is_better is None else h.higher_is_better
+    sa = a.values(metric)
+    sb = b.values(metric) if b is not None else None
     base = {
         "hypothesis": h.text(),
         "kind": h.kind,
         "a": h.a,
         "b": h.b,
         "metric": metric,
-        "n_a": a.n,
-        "n_b": b.n if b else None,
+        "n_a": int(sa.size),
+        "n_b": int(sb.size) if sb is not None else None,
     }
-    if a.n < 2 or (b is not None and b.n < 2):
-        short = [arm.name for arm in (a, b) if arm is not None and arm.n < 2]
+    short = [arm.name for arm, x in ((a, sa), (b, sb)) if arm is not None and x.size < 2]
+    if short:
         return Verdict(
             **base,
             verdict=INCONCLUSIVE,
@@ -120,12 +123,12 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
             seeds_needed=2,
         )
     if h.kind == "matches_reported":
-        return _matches_reported(h, a, base)
+        return _matches_reported(h, a, sa, base)
     sign = 1.0 if higher_is_better or h.kind == "equivalent" else -1.0
-    x, y = (a.scores, b.scores) if sign > 0 else (b.scores, a.scores)  # type: ignore[union-attr]
+    x, y = (sa, sb) if sign > 0 else (sb, sa)
     ci = welch_ci(x, y, CONFIDENCE)
-    sd = _pooled_sd(a.scores, b.scores)  # type: ignore[union-attr]
-    details = {**_two_arm_details(x, y, seed), "mean_a": float(a.scores.mean()), "mean_b": float(b.scores.mean())}
+    sd = _pooled_sd(sa, sb)
+    details = {**_two_arm_details(x, y, seed), "mean_a": float(sa.mean()), "mean_b": float(sb.mean())}
     if h.kind == "greater":
         verdict = _decide(ci.low, ci.high, h.margin, math.inf, inside_is_success=False)
         p = welch_t_test(x - h.margin, y, "greater").pvalue if ci.se > 0 else None
@@ -175,17 +178,17 @@ def _two_arm_details(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
     return out
 
 
-def _matches_reported(h: Hypothesis, a: ArmScores, base: dict[str, Any]) -> Verdict:
+def _matches_reported(h: Hypothesis, a: ArmScores, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
     reported = a.reported or {}
     r, tol = float(reported["value"]), float(h.tol)  # type: ignore[arg-type]
-    sd = float(a.scores.std(ddof=1))
+    sd = float(scores.std(ddof=1))
     if sd > 0:
-        ci = mean_ci(a.scores, CONFIDENCE)
+        ci = mean_ci(scores, CONFIDENCE)
         low, high, test = ci.low, ci.high, f"t-interval of the mean ({CONFIDENCE:.0%}), df = {ci.df}"
     else:
-        low = high = float(a.scores.mean())
+        low = high = float(scores.mean())
         test = "all seeds equal: the interval is the point"
-    m = float(a.scores.mean())
+    m = float(scores.mean())
     verdict = _decide(low, high, r - tol, r + tol, inside_is_success=True)
     reason = {
         REPRODUCED: f"the 95% interval of the mean lies inside {r:g} ± {tol:g}",

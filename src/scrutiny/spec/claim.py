@@ -80,6 +80,7 @@ class Hypothesis(_Strict):
     tol: float | None = None
     delta: float | None = None
     metric: str | None = None
+    higher_is_better: bool | None = None
     name: str | None = None
     note: str | None = None
 
