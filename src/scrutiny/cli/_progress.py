@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from rich.console import Console
@@ -86,3 +87,8 @@ class RichReporter(Reporter):
         )
         if self.overall is not None:
             self.progress.advance(self.overall)
+
+
+def progress_reporter(out) -> AbstractContextManager[Reporter]:
+    """The rich display on stderr in human mode; a silent reporter with ``--json``."""
+    return nullcontext(Reporter()) if out.as_json else RichReporter(out.err)

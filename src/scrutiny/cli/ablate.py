@@ -10,8 +10,8 @@ from scrutiny.ablation import AblationPlan, attribute_from_store, markdown_table
 from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, StoreOpt
 from scrutiny.cli._output import Output
+from scrutiny.cli._progress import progress_reporter
 from scrutiny.errors import ScrutinyError
-from scrutiny.execute import Reporter
 from scrutiny.spec import ABSENT, load_spec
 from scrutiny.store import Store
 from scrutiny.store._atomic import write_atomic, write_json
@@ -122,15 +122,9 @@ def ablate(
         return
     if not as_json:
         _show_plan(out, plan, payload)
-        from scrutiny.cli._progress import RichReporter
-
-        with RichReporter(out.err) as reporter:
-            sweep = run_ablation(
-                plan, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
-            )
-    else:
+    with progress_reporter(out) as reporter:
         sweep = run_ablation(
-            plan, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=Reporter()
+            plan, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
         )
     if sweep.interrupted:
         out.note(f"interrupted: finished trials are kept in {store}/; run the same command again to resume")

@@ -9,6 +9,7 @@ import typer
 from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
 from scrutiny.cli._output import Output, fmt
+from scrutiny.cli._progress import progress_reporter
 from scrutiny.store import Store
 
 
@@ -76,15 +77,10 @@ def _check(
         f"running {len(to_run)} of {len(p.trials)} trials (store: {store})"
     )
     if to_run:
-        if as_json:
-            result = check_claim(p, trial_store, workers=workers, threads=threads, retry_failed=retry_failed)
-        else:
-            from scrutiny.cli._progress import RichReporter
-
-            with RichReporter(out.err) as reporter:
-                result = check_claim(
-                    p, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
-                )
+        with progress_reporter(out) as reporter:
+            result = check_claim(
+                p, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
+            )
     else:
         result = score_claim(p, trial_store)
     from scrutiny.report.render import write_report

@@ -9,7 +9,8 @@ import typer
 from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
 from scrutiny.cli._output import Output
-from scrutiny.execute import Reporter, plan, run_sweep
+from scrutiny.cli._progress import progress_reporter
+from scrutiny.execute import plan, run_sweep
 from scrutiny.spec import load_spec, spec_hash
 from scrutiny.store import Store
 from scrutiny.trials import parse_seeds
@@ -70,7 +71,7 @@ def run(
         f"{spec_file} ({spec_hash(spec)}): running {len(to_run)} of {len(planned)} trials "
         f"({len(planned) - len(to_run)} already in {store}), {workers} worker(s)"
     )
-    if as_json:
+    with progress_reporter(out) as reporter:
         result = run_sweep(
             spec,
             seed_list,
@@ -79,22 +80,8 @@ def run(
             fail_fast=fail_fast,
             retry_failed=retry_failed,
             threads=threads,
-            reporter=Reporter(),
+            reporter=reporter,
         )
-    else:
-        from scrutiny.cli._progress import RichReporter
-
-        with RichReporter(out.err) as reporter:
-            result = run_sweep(
-                spec,
-                seed_list,
-                trial_store,
-                workers=workers,
-                fail_fast=fail_fast,
-                retry_failed=retry_failed,
-                threads=threads,
-                reporter=reporter,
-            )
     counts = result.counts()
     if result.interrupted:
         unfinished = len(to_run) - len(result.ran) - len(result.busy)

@@ -59,7 +59,8 @@ def plot_scores(
             )
         if intervals and arm.name in intervals and intervals[arm.name][0] is not None:
             lo, hi = intervals[arm.name]
-            ax.vlines(i + 0.3, lo, hi, color="black", lw=1.2, zorder=4, label="95% interval" if i == 0 else None)
+            first = not any(a.name in intervals for a in arms[:i])
+            ax.vlines(i + 0.3, lo, hi, color="black", lw=1.2, zorder=4, label="95% interval" if first else None)
         if arm.reported:
             pm = arm.reported.get("pm") or 0.0
             ax.errorbar(
@@ -73,18 +74,21 @@ def plot_scores(
                 zorder=5,
                 label="reported" if not any(a.reported for a in arms[:i]) else None,
             )
-    ax.set_xticks(range(len(arms)), [a.label for a in arms], rotation=15 if len(arms) > 3 else 0)
+    rotate = len(arms) > 3
+    ax.set_xticks(range(len(arms)), [a.label for a in arms], rotation=15 if rotate else 0,
+                  ha="right" if rotate else "center")
     ax.set_ylabel(metric or (arms[0].metric if arms else ""))
     ax.set_xlim(-0.7, len(arms) - 0.3)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if rotate else -0.16), ncol=4,
+              frameon=False)
     fig.tight_layout()
     return ax
 
 
 def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy of the evaluated split"):
     """Per-epoch accuracy: the mean over seeds as a line, the range over seeds as a band."""
-    fig, ax = _axes(ax, (4.2, 3.0))
+    fig, ax = _axes(ax, (5.6, 3.0))
     for i, arm in enumerate(arms):
         if arm.curves.size == 0:
             continue
@@ -97,7 +101,7 @@ def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy o
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return ax
 
