@@ -121,17 +121,26 @@ def run_trials(
     return result
 
 
+def _finish(t: PlannedTrial, outcome, reporter: Reporter, result: SweepResult, fail_fast: bool) -> bool:
+    """Record one trial's outcome (a zero-argument callable returning its record); True if the sweep should stop."""
+    try:
+        record = outcome()
+    except TrialBusyError:
+        result.busy.append(t.trial_id)
+        return False
+    result.ran[t.trial_id] = record
+    reporter.trial_finished(t, record)
+    return fail_fast and record["status"] == "failed"
+
+
 def _run_serial(to_run, store, fail_fast, threads, reporter, result) -> None:
     for t in to_run:
         reporter.trial_started(t)
-        try:
-            record = run_trial(t.spec, t.seed, store, threads=threads, on_epoch=reporter.epoch)
-        except TrialBusyError:
-            result.busy.append(t.trial_id)
-            continue
-        result.ran[t.trial_id] = record
-        reporter.trial_finished(t, record)
-        if fail_fast and record["status"] == "failed":
+
+        def outcome(t=t):
+            return run_trial(t.spec, t.seed, store, threads=threads, on_epoch=reporter.epoch)
+
+        if _finish(t, outcome, reporter, result, fail_fast):
             break
 
 
@@ -174,15 +183,7 @@ def _run_parallel(to_run, store, workers, fail_fast, threads, reporter, result) 
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(events, reporter)
             for fut in done:
-                t = pending.pop(fut)
-                try:
-                    record = fut.result()
-                except TrialBusyError:
-                    result.busy.append(t.trial_id)
-                    continue
-                result.ran[t.trial_id] = record
-                reporter.trial_finished(t, record)
-                if fail_fast and record["status"] == "failed":
+                if _finish(pending.pop(fut), fut.result, reporter, result, fail_fast):
                     waiting.clear()
         _drain(events, reporter)
     except BaseException:
