@@ -95,3 +95,31 @@ def test_corrupt_checkpoint_names_the_file(tmp_path):
     (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(CheckpointError, match=r"cut\.pt: corrupt"):
         load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_class_balanced_and_drs_orders_are_used_by_the_loop(tiny_spec_file, tmp_path):
+    from scrutiny.data.samplers import sampler_order
+    from scrutiny.registry import DATASETS
+    from scrutiny.trials.batches import labels_of, train_batches
+
+    labels = labels_of(DATASETS.get("digits")().splits["train"])
+    g = torch.Generator().manual_seed(0)
+    order = sampler_order(labels, g, 1, "class_balanced")
+    ds = DATASETS.get("digits")().splits["train"]
+    seen = torch.cat([y for _, y in train_batches(ds, 64, g, drop_last=False, num_workers=0, order=order)])
+    assert torch.equal(seen, labels[order])  # batches follow the given order exactly
+    spec = load_spec(tiny_spec_file, ["data.sampler=drs", "data.drs_start_epoch=2"])
+    record = run_trial(spec, 0, Store(tmp_path / "drs"), threads=1)
+    uniform = run_trial(load_spec(tiny_spec_file), 0, Store(tmp_path / "uni"), threads=1)
+    assert record["status"] == "complete"
+    rows = Store(tmp_path / "drs").metrics(record["trial_id"])
+    rows_u = Store(tmp_path / "uni").metrics(uniform["trial_id"])
+    assert rows[0]["train_loss_epoch_avg"] == rows_u[0]["train_loss_epoch_avg"]  # epoch 1 is uniform under drs
+    assert rows[1]["train_loss_epoch_avg"] != rows_u[1]["train_loss_epoch_avg"]  # epoch 2 samples balanced
+
+
+def test_drs_needs_its_start_epoch(tiny_spec_file):
+    from scrutiny.errors import SpecError
+
+    with pytest.raises(SpecError, match="drs_start_epoch: required when sampler is 'drs'"):
+        load_spec(tiny_spec_file, ["data.sampler=drs"])

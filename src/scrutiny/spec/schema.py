@@ -50,11 +50,17 @@ class DataSection(OpenSection):
     eval_batch_size: PositiveInt | None = Field(None, description="defaults to batch_size")
     num_workers: NonNegativeInt = 0
     drop_last: bool = Field(False, description="drop the last partial training batch (never done in evaluation)")
+    sampler: Literal["uniform", "class_balanced", "drs"] = Field(
+        "uniform", description="training order: each example once (uniform), class-balanced, or deferred (drs)"
+    )
+    drs_start_epoch: PositiveInt | None = Field(None, description="drs: first epoch (from 1) that samples balanced")
 
     @model_validator(mode="after")
     def _fill_eval_batch_size(self) -> DataSection:
         if self.eval_batch_size is None:
             object.__setattr__(self, "eval_batch_size", self.batch_size)
+        if self.sampler == "drs" and self.drs_start_epoch is None:
+            raise ValueError("drs_start_epoch: required when sampler is 'drs'")
         return self
 
 

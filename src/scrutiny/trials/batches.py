@@ -19,16 +19,29 @@ def _is_tensor_dataset(ds: Dataset) -> bool:
 
 
 def train_batches(
-    ds: Dataset, batch_size: int, generator: torch.Generator, *, drop_last: bool, num_workers: int
+    ds: Dataset,
+    batch_size: int,
+    generator: torch.Generator,
+    *,
+    drop_last: bool,
+    num_workers: int,
+    order: torch.Tensor | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of shuffled training batches; advances ``generator``."""
-    if _is_tensor_dataset(ds) and num_workers == 0:
-        x, y = ds.tensors
-        order = torch.randperm(len(x), generator=generator)
-        stop = len(x) - len(x) % batch_size if drop_last else len(x)
-        for start in range(0, stop, batch_size):
-            idx = order[start : start + batch_size]
-            yield x[idx], y[idx]
+    """One epoch of training batches: shuffled from ``generator`` (which it advances), or in the given ``order``
+    (indices ``(n,)``, e.g. a class-balanced epoch from :func:`scrutiny.data.samplers.sampler_order`)."""
+    if order is None and _is_tensor_dataset(ds) and num_workers == 0:
+        order = torch.randperm(len(ds), generator=generator)  # the order RandomSampler gives with this generator
+    if order is not None:
+        stop = len(order) - len(order) % batch_size if drop_last else len(order)
+        if _is_tensor_dataset(ds) and num_workers == 0:
+            x, y = ds.tensors
+            for start in range(0, stop, batch_size):
+                idx = order[start : start + batch_size]
+                yield x[idx], y[idx]
+            return
+        yield from DataLoader(
+            ds, batch_size=batch_size, sampler=order[:stop].tolist(), num_workers=num_workers, generator=generator
+        )
         return
     sampler = RandomSampler(ds, generator=generator)
     yield from DataLoader(
@@ -48,3 +61,13 @@ def eval_batches(ds: Dataset, batch_size: int, *, num_workers: int = 0) -> Itera
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def labels_of(ds: Dataset) -> torch.Tensor:
+    """Integer labels ``(N,)`` of a classification dataset: its tensors, its targets, or example by example."""
+    base = getattr(ds, "base", ds)  # an AugmentedDataset's labels are its base's
+    if _is_tensor_dataset(base):
+        return base.tensors[1].long()
+    if hasattr(base, "targets"):
+        return torch.as_tensor(base.targets).long()
+    return torch.tensor([int(base[i][1]) for i in range(len(base))])  # type: ignore[arg-type]

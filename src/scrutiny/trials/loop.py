@@ -20,11 +20,13 @@ from typing import Any
 import torch
 
 from scrutiny.data.augment import AugmentedDataset
+from scrutiny.data.samplers import sampler_order
 from scrutiny.models import build_model
 from scrutiny.registry import DATASETS, PROTOCOLS
 from scrutiny.spec import Spec, spec_hash, trial_id
+from scrutiny.spec.schema import DataSection
 from scrutiny.store import Store, TrialWriter
-from scrutiny.trials.batches import steps_per_epoch, train_batches
+from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches
 from scrutiny.trials.environment import backend_settings, capture_environment, resolve_device
 from scrutiny.trials.evaluate import evaluate
 from scrutiny.trials.flops import train_step_flops
@@ -107,17 +109,15 @@ def _fit(
     spec: Spec, seeds: TrialSeeds, device: torch.device, writer: TrialWriter, tid: str, on_epoch: EpochCallback | None
 ) -> dict[str, Any]:
     """Build everything from the spec, train, evaluate every ``eval.every_epochs`` and at the end."""
-    data_args = {
-        k: v
-        for k, v in spec.data.model_dump().items()
-        if k not in ("name", "batch_size", "eval_batch_size", "num_workers", "drop_last")
-    }
+    loading = set(DataSection.model_fields) - {"root"}  # how data are batched, not which data: not for the builder
+    data_args = {k: v for k, v in spec.data.model_dump().items() if k not in loading}
     bundle = DATASETS.get(spec.data.name)(**data_args)
     train_ds, eval_ds = bundle.split(bundle.train_split), bundle.split(spec.eval.split)
     if bundle.augment is not None:
         train_ds = AugmentedDataset(train_ds, bundle.augment, seeds.augment)
     protocol = PROTOCOLS.get(spec.eval.protocol)(**spec.eval.protocol_args)
     task = make_task(bundle.task, **bundle.task_args)
+    labels = labels_of(train_ds) if spec.data.sampler != "uniform" else None
 
     torch.manual_seed(seeds.init)  # stream "init": parameter initialisation
     context = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels, "image_size": bundle.image_size}
@@ -148,8 +148,16 @@ def _fit(
         step_loss = torch.zeros(n_steps, device=device)  # raw per-step values, checked for NaN after the epoch
         step_correct = torch.zeros(n_steps, dtype=torch.float64, device=device)
         seen = 0
+        epoch_order = None
+        if spec.data.sampler != "uniform":  # uniform keeps the plain shuffle (and its numbers) of train_batches
+            epoch_order = sampler_order(labels, order, epoch, spec.data.sampler, spec.data.drs_start_epoch)
         batches = train_batches(
-            train_ds, spec.data.batch_size, order, drop_last=spec.data.drop_last, num_workers=spec.data.num_workers
+            train_ds,
+            spec.data.batch_size,
+            order,
+            drop_last=spec.data.drop_last,
+            num_workers=spec.data.num_workers,
+            order=epoch_order,
         )
         for step, (x, y) in enumerate(batches):
             factor = lr_factor(spec.schedule, epoch - 1 + step / n_steps, epochs)
