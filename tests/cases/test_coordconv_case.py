@@ -23,10 +23,11 @@ def test_the_case_is_listed_and_its_scales_resolve():
 def test_smoke_scale_end_to_end(tmp_path):
     store = Store(tmp_path / "runs")
     plan = plan_claim(case_claim("coordconv"), "smoke", store)
-    assert len(plan.trials) == 8
+    assert len(plan.trials) == 12
     result = check_claim(plan, store, threads=1)
     assert all(arm.n == 2 for arm in result.arms.values())
-    assert len(result.verdicts) == 5
+    assert len(result.verdicts) == 6
+    assert result.verdicts[-1].metric == "final_test_dist"
     # The baseline cannot predict a class it never saw in training: 0% on the held-out quadrant, on every seed.
     assert result.arms["conv_quadrant"].scores.tolist() == [0.0, 0.0]
     assert result.arms["coordconv_quadrant"].n_params == 7553
