@@ -107,30 +107,42 @@ def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy o
 
 
 def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
-    """Each hypothesis's estimate with its 95% interval, against the bound it was tested on (shaded)."""
+    """Each hypothesis's estimate with its 95% interval, against the bound it was tested on (shaded).
+
+    Hypotheses may be in different units (an accuracy difference, a distance in pixels), so each gets its own row
+    and x-axis. With ``ax`` given, all rows share that one axis.
+    """
+    import matplotlib.pyplot as plt
+
     rows = [v for v in verdicts if v.estimate is not None]
-    fig, ax = _axes(ax, (7.0, 0.9 + 0.55 * max(len(rows), 1)))
+    if ax is None:
+        fig, axes = plt.subplots(max(len(rows), 1), 1, figsize=(7.0, 0.4 + 0.62 * max(len(rows), 1)), dpi=150,
+                                 squeeze=False)
+        axes = [a[0] for a in axes]
+    else:
+        fig, axes = ax.figure, [ax] * max(len(rows), 1)
     colours = {"REPRODUCED": "#2ca02c", "NOT REPRODUCED": "#d62728", "INCONCLUSIVE": "#7f7f7f"}
     for i, v in enumerate(rows):
-        y = len(rows) - 1 - i
+        a = axes[i]
+        y = 0 if ax is None else len(rows) - 1 - i
         lo_b, hi_b = v.bound
-        left = lo_b if np.isfinite(lo_b) else min(v.low, lo_b if np.isfinite(lo_b) else v.low)
-        right = hi_b if np.isfinite(hi_b) else max(v.high, v.estimate) + abs(v.high - v.low) + 1e-9
-        ax.fill_betweenx([y - 0.3, y + 0.3], left, right, color="#2ca02c", alpha=0.10, lw=0)
+        span = max(v.high - v.low, abs(v.estimate), 1e-9)
+        left = lo_b if np.isfinite(lo_b) else min(v.low, v.estimate) - span
+        right = hi_b if np.isfinite(hi_b) else max(v.high, v.estimate) + span
+        a.fill_betweenx([y - 0.3, y + 0.3], left, right, color="#2ca02c", alpha=0.12, lw=0)
         for edge in (lo_b, hi_b):
             if np.isfinite(edge):
-                ax.vlines(edge, y - 0.35, y + 0.35, color="#2ca02c", lw=1, ls="--")
-        ax.errorbar(
-            v.estimate,
-            y,
-            xerr=[[v.estimate - v.low], [v.high - v.estimate]],
-            fmt="o",
-            color=colours[v.verdict],
-            capsize=4,
-            ms=5,
-        )
-    ax.set_yticks(range(len(rows)), [f"{v.hypothesis}  [{v.verdict}]" for v in reversed(rows)], fontsize=8)
-    ax.set_xlabel("estimate with 95% interval (shaded: where the claim holds)")
-    ax.grid(axis="x", alpha=0.3)
+                a.vlines(edge, y - 0.35, y + 0.35, color="#2ca02c", lw=1, ls="--")
+        a.errorbar(v.estimate, y, xerr=[[v.estimate - v.low], [v.high - v.estimate]], fmt="o",
+                   color=colours[v.verdict], capsize=4, ms=5)
+        if ax is None:
+            a.set_yticks([0], [f"{v.hypothesis}  [{v.verdict}]"], fontsize=7)
+            a.tick_params(axis="x", labelsize=7)
+            a.set_ylim(-0.6, 0.6)
+            a.grid(axis="x", alpha=0.3)
+    if ax is not None:
+        ax.set_yticks(range(len(rows)), [f"{v.hypothesis}  [{v.verdict}]" for v in reversed(rows)], fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1].set_xlabel("estimate with 95% interval (shaded: where the claim holds)", fontsize=8)
     fig.tight_layout()
-    return ax
+    return axes[0]
