@@ -6,7 +6,6 @@ Rendering only: every number comes from :class:`scrutiny.analysis.check.ClaimRes
 from __future__ import annotations
 
 import base64
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,7 +107,3 @@ def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
         "results.json": out / "results.json",
         **{f"{k}.png": p for k, p in figures.items()},
     }
-
-
-def dumps(result: ClaimResult) -> str:
-    return json.dumps(json_safe(result.to_dict()), indent=2)

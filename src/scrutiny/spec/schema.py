@@ -134,13 +134,3 @@ class Spec(Section):
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain JSON-compatible data (tuples become lists)."""
         return self.model_dump(mode="json")
-
-
-SECTIONS: dict[str, type[BaseModel]] = {
-    "model": ModelSection,
-    "data": DataSection,
-    "optim": OptimSection,
-    "schedule": ScheduleSection,
-    "train": TrainSection,
-    "eval": EvalSection,
-}

@@ -32,7 +32,6 @@ from scrutiny.store._atomic import append_jsonl, write_atomic, write_json
 SCHEMA_VERSION = 1
 DEFAULT_STORE = "scrutiny-runs"
 FINAL = "result.json"
-DONE_STATUSES = ("complete", "diverged", "failed")
 
 
 def stamp(record: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ traceback, and is re-raised only for ``KeyboardInterrupt``.
 
 from __future__ import annotations
 
-import math
 import time
 import traceback
 from collections.abc import Callable
@@ -280,7 +279,3 @@ def _sync_time(device: torch.device) -> float:
 
 def _state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> dict[str, Any]:
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

@@ -1,3 +1,0 @@
-from scrutiny.cli import main
-
-main()
