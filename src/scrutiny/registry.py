@@ -130,3 +130,5 @@ def _import_callable(name: str, kind: str) -> Builder:
 MODELS = Registry("model", builtins="scrutiny.models")
 DATASETS = Registry("dataset", builtins="scrutiny.data")
 PROTOCOLS = Registry("protocol", builtins="scrutiny.protocols")
+PROBES = Registry("probe", builtins="scrutiny.probes")
+SECTIONS = Registry("section", builtins="scrutiny.analysis.sections")

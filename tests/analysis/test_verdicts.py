@@ -117,3 +117,36 @@ def test_a_hypothesis_can_use_another_metric_and_direction():
 
     with pytest.raises(ScrutinyError, match="has no 'final_test_iou'"):
         evaluate(hyp("a > b", metric="final_test_iou"), {"a": a, "b": b})
+
+
+def test_bound_and_literal_targets():
+    arms = {"a": arm("a", [1.9, 2.0, 2.1]), "b": arm("b", [0.1, 0.1, 0.1])}
+    assert evaluate(hyp("a ≈ 2.0 ± 0.5"), arms).verdict == REPRODUCED
+    assert evaluate(hyp("a ≈ 3.0 ± 0.1"), arms).verdict == NOT_REPRODUCED
+    assert evaluate(hyp("a > 1.5"), arms).verdict == REPRODUCED
+    assert evaluate(hyp("a < 1.5"), arms).verdict == NOT_REPRODUCED
+    v = evaluate(hyp("a > 2.0"), arms)
+    assert v.verdict == INCONCLUSIVE and v.seeds_needed is None  # the mean sits on the bound: no n resolves it
+    assert evaluate(hyp("b < 0.2"), arms).verdict == REPRODUCED  # all seeds equal: the point decides
+    # a bound is literal, whatever the metric's direction
+    assert evaluate(hyp("a > 1.5"), arms, higher_is_better=False).verdict == REPRODUCED
+
+
+def test_two_metrics_of_one_arm_are_paired_by_seed():
+    a = arm("a", [0.5, 0.6, 0.7, 0.8])
+    a.others["other"] = a.scores - [0.01, 0.012, 0.009, 0.011]  # always a little lower, by seed
+    v = evaluate(hyp("a > a[other]", metric="final_test_acc"), {"a": a})
+    assert v.verdict == REPRODUCED and v.test.startswith("paired")
+    from scipy import stats
+
+    d = a.scores - a.others["other"]
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert v.low == pytest.approx(d.mean() - half) and v.high == pytest.approx(d.mean() + half)
+    # unpaired, the spread across seeds would swamp the difference
+    b = arm("b", a.others["other"])
+    assert evaluate(hyp("a > b"), {"a": a, "b": b}).verdict == INCONCLUSIVE
+
+
+def test_grammar_round_trips_through_text():
+    for text in ["a > b", "a[m] > 0.5", "a[m] < -1", "a[m] ≈ 2 ± 0.2", "|a[m] - b[m2]| < 0.1", "a[x] > a[y] + 0.01"]:
+        assert hyp(text).text() == text

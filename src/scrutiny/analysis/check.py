@@ -56,6 +56,7 @@ class ClaimResult:
     verdicts: list[Verdict]
     differences: list[dict[str, Any]] = field(default_factory=list)
     sweep: dict[str, Any] = field(default_factory=dict)
+    sections: list[Any] = field(default_factory=list)
 
     def costs(self) -> dict[str, dict[str, Any]]:
         """Per arm: mean wall and device seconds per trial, FLOPs per training step, total training FLOPs."""
@@ -104,6 +105,7 @@ class ClaimResult:
             "differences": self.differences,
             "sweep": self.sweep,
             "notes": list(c.notes),
+            "sections": [section.to_dict() for section in self.sections],
         }
 
 
@@ -176,7 +178,12 @@ def score_claim(p: ClaimPlan, store: Store, *, sweep: SweepResult | None = None,
             "interrupted": sweep.interrupted,
             "counts": sweep.counts(),
         }
-    return ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, sweep_info)
+    result = ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, sweep_info)
+    if p.claim.sections:
+        from scrutiny.analysis.sections import build_sections
+
+        result.sections = build_sections(result, store)
+    return result
 
 
 def _plain(value: Any) -> Any:

@@ -122,7 +122,7 @@ def collect_arm(
         if metric not in result or result[metric] is None:
             from scrutiny.errors import ScrutinyError
 
-            have = sorted(k for k in result if k.startswith(("final_", "best_")))
+            have = sorted(k for k in result if k.startswith(("final_", "best_")) or k in result.get("probe_fields", ()))
             raise ScrutinyError(f"metric: trial {tid} has no '{metric}'; it has {', '.join(have)}")
         scores.append(float(result[metric]))
         done.append(seed)
@@ -134,7 +134,12 @@ def collect_arm(
         info = result
     epochs = np.array(sorted({e for c in curves for e in c}), dtype=int)
     curve = np.array([[c.get(int(e), np.nan) for e in epochs] for c in curves], dtype=float).reshape(len(curves), -1)
-    numeric = {k for r in results for k, v in r.items() if k.startswith(("final_", "best_")) and _number(v)}
+    numeric = {
+        k
+        for r in results
+        for k, v in r.items()
+        if (k.startswith(("final_", "best_")) or k in r.get("probe_fields", ())) and _number(v)
+    }
     others = {
         k: np.array([float(r[k]) for r in results], dtype=float)
         for k in sorted(numeric)

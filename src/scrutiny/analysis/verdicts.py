@@ -8,6 +8,10 @@ is better, ``b - a`` when lower is better); its interval is Welch's t-interval.
 * ``a ≈ reported ± tol``: REPRODUCED when the t-interval of ``a``'s mean lies inside ``reported ± tol``
   (equivalence, as two one-sided tests at 2.5% each); NOT REPRODUCED when it lies entirely outside;
   otherwise INCONCLUSIVE.
+* ``a[m] > value`` (or ``<``), a literal bound: REPRODUCED when the t-interval of ``a``'s mean lies above (below)
+  ``value``; NOT REPRODUCED when it lies entirely on the other side; otherwise INCONCLUSIVE.
+* Two metrics of the same arm (``a[m1] > a[m2]``) are paired by seed: the interval is the t-interval of the mean
+  per-seed difference, and the seeds needed are for one arm.
 * ``|a - b| < delta``: REPRODUCED when the interval of ``a - b`` lies inside ``(-delta, delta)``; NOT REPRODUCED
   when it lies entirely outside; otherwise INCONCLUSIVE.
 
@@ -28,7 +32,15 @@ from scipy.stats import distributions as _dists
 
 from scrutiny.analysis.scores import ArmScores
 from scrutiny.spec.claim import Hypothesis
-from scrutiny.stats import hedges_g, mann_whitney, mean_ci, permutation_test, welch_ci, welch_t_test
+from scrutiny.stats import (
+    hedges_g,
+    mann_whitney,
+    mean_ci,
+    paired_t_test,
+    permutation_test,
+    welch_ci,
+    welch_t_test,
+)
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE"
 CONFIDENCE = 0.95
@@ -97,15 +109,16 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
     a = arms[h.a]
     b = arms[h.b] if h.b else None
     metric = h.metric or a.metric
+    metric_b = h.metric_b or metric
     higher_is_better = higher_is_better if h.higher_is_better is None else h.higher_is_better
     sa = a.values(metric)
-    sb = b.values(metric) if b is not None else None
+    sb = b.values(metric_b) if b is not None else None
     base = {
         "hypothesis": h.text(),
         "kind": h.kind,
         "a": h.a,
         "b": h.b,
-        "metric": metric,
+        "metric": metric if metric_b == metric or b is None else f"{metric} vs {metric_b}",
         "n_a": int(sa.size),
         "n_b": int(sb.size) if sb is not None else None,
     }
@@ -124,14 +137,26 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
         )
     if h.kind == "matches_reported":
         return _matches_reported(h, a, sa, base)
+    if h.kind == "bound":
+        return _bound(h, sa, base)
     sign = 1.0 if higher_is_better or h.kind == "equivalent" else -1.0
     x, y = (sa, sb) if sign > 0 else (sb, sa)
-    ci = welch_ci(x, y, CONFIDENCE)
-    sd = _pooled_sd(sa, sb)
-    details = {**_two_arm_details(x, y, seed), "mean_a": float(sa.mean()), "mean_b": float(sb.mean())}
+    if h.paired:
+        ci = _paired_ci(x, y)
+        sd = float((x - y).std(ddof=1))
+        details = {**_paired_details(x, y, seed), "mean_a": float(sa.mean()), "mean_b": float(sb.mean())}
+    else:
+        ci = welch_ci(x, y, CONFIDENCE)
+        sd = _pooled_sd(sa, sb)
+        details = {**_two_arm_details(x, y, seed), "mean_a": float(sa.mean()), "mean_b": float(sb.mean())}
     if h.kind == "greater":
         verdict = _decide(ci.low, ci.high, h.margin, math.inf, inside_is_success=False)
-        p = welch_t_test(x - h.margin, y, "greater").pvalue if ci.se > 0 else None
+        if ci.se <= 0:
+            p = None
+        elif h.paired:
+            p = paired_t_test(x - h.margin, y, "greater").pvalue
+        else:
+            p = welch_t_test(x - h.margin, y, "greater").pvalue
         width = abs(ci.estimate - h.margin)
         reason = {
             REPRODUCED: f"the 95% interval of the difference lies above {h.margin:g}",
@@ -157,10 +182,76 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
         low=ci.low,
         high=ci.high,
         bound=bound,
-        test=f"Welch t-interval ({CONFIDENCE:.0%}), df = {ci.df:.3g}",
+        test=(
+            f"paired t-interval over seeds ({CONFIDENCE:.0%}), df = {ci.df:.3g}"
+            if h.paired
+            else f"Welch t-interval ({CONFIDENCE:.0%}), df = {ci.df:.3g}"
+        ),
         p_value=p,
-        seeds_needed=_needed(width, sd, two_arms=True) if verdict == INCONCLUSIVE else None,
+        seeds_needed=_needed(width, sd, two_arms=not h.paired) if verdict == INCONCLUSIVE else None,
         details={**details, "sd_pooled": sd},
+    )
+
+
+@dataclass
+class _DiffCI:
+    estimate: float
+    low: float
+    high: float
+    se: float
+    df: float
+
+
+def _paired_ci(x: np.ndarray, y: np.ndarray) -> _DiffCI:
+    """t-interval of the mean per-seed difference ``x - y`` (the point itself when every difference is equal)."""
+    d = x - y
+    if d.std() == 0:
+        m = float(d.mean())
+        return _DiffCI(m, m, m, 0.0, math.inf)
+    ci = mean_ci(d, CONFIDENCE)
+    return _DiffCI(ci.estimate, ci.low, ci.high, ci.sem, float(ci.df))
+
+
+def _paired_details(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+    """Share of seeds where ``x`` beats ``y``, the sign-flip permutation p-value; x is the better side."""
+    from scrutiny.stats import paired_permutation_test
+
+    d = x - y
+    out: dict[str, Any] = {"paired": True, "share_better": float((d > 0).mean())}
+    out["permutation_p"] = paired_permutation_test(x, y, seed=seed).pvalue if d.std() > 0 else None
+    return out
+
+
+def _bound(h: Hypothesis, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
+    """``a > value`` or ``a < value``, literally: the t-interval of the mean against the number."""
+    value = float(h.value)  # type: ignore[arg-type]
+    m = float(scores.mean())
+    sd = float(scores.std(ddof=1))
+    if sd > 0:
+        ci = mean_ci(scores, CONFIDENCE)
+        low, high, test = ci.low, ci.high, f"t-interval of the mean ({CONFIDENCE:.0%}), df = {ci.df}"
+    else:
+        low = high = m
+        test = "all seeds equal: the interval is the point"
+    if h.op == ">":
+        verdict = REPRODUCED if low > value else NOT_REPRODUCED if high <= value else INCONCLUSIVE
+        where = {REPRODUCED: "above", NOT_REPRODUCED: "at or below", INCONCLUSIVE: "across"}[verdict]
+        bound = (value, math.inf)
+    else:
+        verdict = REPRODUCED if high < value else NOT_REPRODUCED if low >= value else INCONCLUSIVE
+        where = {REPRODUCED: "below", NOT_REPRODUCED: "at or above", INCONCLUSIVE: "across"}[verdict]
+        bound = (-math.inf, value)
+    return Verdict(
+        **base,
+        verdict=verdict,
+        reason=f"the 95% interval of the mean lies {where} {value:g}",
+        estimate=m,
+        low=low,
+        high=high,
+        bound=bound,
+        test=test,
+        seeds_needed=_needed(abs(m - value), sd, two_arms=False) if verdict == INCONCLUSIVE else None,
+        details={"sd": sd, "value": value},
     )
 
 
@@ -179,7 +270,7 @@ def _two_arm_details(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
 
 
 def _matches_reported(h: Hypothesis, a: ArmScores, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
-    reported = a.reported or {}
+    reported = (a.reported or {}) if h.value is None else {"value": h.value, "pm": None}
     r, tol = float(reported["value"]), float(h.tol)  # type: ignore[arg-type]
     sd = float(scores.std(ddof=1))
     if sd > 0:

@@ -1,4 +1,4 @@
-"""``scrutiny list models|datasets|protocols``: what the registries hold."""
+"""``scrutiny list models|datasets|protocols|probes|sections|cases``: what the registries hold."""
 
 from __future__ import annotations
 
@@ -8,16 +8,23 @@ from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt
 from scrutiny.cli._output import Output
 from scrutiny.errors import ScrutinyError, suggest
-from scrutiny.registry import DATASETS, MODELS, PROTOCOLS
+from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS, SECTIONS
 
-REGISTRIES = {"models": MODELS, "datasets": DATASETS, "protocols": PROTOCOLS}
+REGISTRIES = {
+    "models": MODELS,
+    "datasets": DATASETS,
+    "protocols": PROTOCOLS,
+    "probes": PROBES,
+    "sections": SECTIONS,
+}
 
 
 @app.command("list")
 def list_command(
-    what: str = typer.Argument(..., help="models, datasets or protocols"), as_json: bool = JsonOpt
+    what: str = typer.Argument(..., help="models, datasets, protocols, probes, sections or cases"),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """List the registered names of one kind (models, datasets, protocols, cases), with one line each."""
+    """List the registered names of one kind (models, datasets, protocols, probes, sections, cases), with one line each."""
     if what == "cases":
         _list_cases(Output(as_json))
         return

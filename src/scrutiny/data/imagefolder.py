@@ -37,10 +37,20 @@ def _folder(path: Path, transform) -> torch.utils.data.Dataset:
 
 
 @DATASETS.register("imagefolder")
-def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256, train_aug: TrainAug = "none",
-                scale_range: tuple[int, int] = (256, 480), area_range: tuple[float, float] = (0.08, 1.0),
-                ratio_range: tuple[float, float] = (3 / 4, 4 / 3), flip: bool = True, color_jitter: float = 0.0,
-                lighting_std: float = 0.0, train_interpolation: Interpolation = "bilinear") -> DataBundle:
+def imagefolder(
+    *,
+    root: str | None = None,
+    size: int = 224,
+    resize: int = 256,
+    train_aug: TrainAug = "none",
+    scale_range: tuple[int, int] = (256, 480),
+    area_range: tuple[float, float] = (0.08, 1.0),
+    ratio_range: tuple[float, float] = (3 / 4, 4 / 3),
+    flip: bool = True,
+    color_jitter: float = 0.0,
+    lighting_std: float = 0.0,
+    train_interpolation: Interpolation = "bilinear",
+) -> DataBundle:
     """Class-folder images under root/train and root/val, resized to ``resize`` and centre-cropped to ``size``.
 
     Args:
@@ -63,8 +73,18 @@ def imagefolder(*, root: str | None = None, size: int = 224, resize: int = 256, 
         raise DataError("data.root: required for imagefolder (a folder with train/ and val/ class folders)")
     base = Path(root).expanduser()
     try:
-        augment = ImageNetTrainAugment(train_aug, size, resize, scale_range, area_range, ratio_range, flip,
-                                       color_jitter, lighting_std, train_interpolation)
+        augment = ImageNetTrainAugment(
+            train_aug,
+            size,
+            resize,
+            scale_range,
+            area_range,
+            ratio_range,
+            flip,
+            color_jitter,
+            lighting_std,
+            train_interpolation,
+        )
     except ValueError as exc:
         raise DataError(f"data: {exc}") from None
     transform = v2.Compose(

@@ -124,11 +124,21 @@ class ImageNetTrainAugment:
         std: Per-channel std divided by.
     """
 
-    def __init__(self, train_aug: TrainAug = "scale_jitter", size: int = 224, resize: int = 256,
-                 scale_range: Sequence[int] = (256, 480), area_range: Sequence[float] = (0.08, 1.0),
-                 ratio_range: Sequence[float] = (3 / 4, 4 / 3), flip: bool = True, color_jitter: float = 0.0,
-                 lighting_std: float = 0.0, interpolation: Interpolation = "bilinear",
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+    def __init__(
+        self,
+        train_aug: TrainAug = "scale_jitter",
+        size: int = 224,
+        resize: int = 256,
+        scale_range: Sequence[int] = (256, 480),
+        area_range: Sequence[float] = (0.08, 1.0),
+        ratio_range: Sequence[float] = (3 / 4, 4 / 3),
+        flip: bool = True,
+        color_jitter: float = 0.0,
+        lighting_std: float = 0.0,
+        interpolation: Interpolation = "bilinear",
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
         if train_aug not in ("none", "scale_aspect", "scale_jitter"):
             raise ValueError(f"train_aug: expected 'none', 'scale_aspect' or 'scale_jitter', got {train_aug!r}")
         lo, hi = (int(s) for s in scale_range)
@@ -159,8 +169,9 @@ class ImageNetTrainAugment:
         params["jitter"] = []
         if self.color_jitter > 0:
             order = torch.randperm(len(JITTERS), generator=generator).tolist()
-            params["jitter"] = [[JITTERS[i], 1.0 + _uniform(generator, -self.color_jitter, self.color_jitter)]
-                                for i in order]
+            params["jitter"] = [
+                [JITTERS[i], 1.0 + _uniform(generator, -self.color_jitter, self.color_jitter)] for i in order
+            ]
         params["lighting"] = None
         if self.lighting_std > 0:
             params["lighting"] = (torch.randn(3, generator=generator, dtype=torch.float64) * self.lighting_std).tolist()
@@ -198,7 +209,7 @@ class ImageNetTrainAugment:
         if params["resized"] is not None:
             x = _resize(x, *params["resized"], self.interpolation)
         top, left, h, w = params["crop"]
-        x = x[..., top:top + h, left:left + w]
+        x = x[..., top : top + h, left : left + w]
         x = _resize(x, self.size, self.size, self.interpolation)
         x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
         for kind, alpha in params["jitter"]:

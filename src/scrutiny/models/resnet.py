@@ -126,8 +126,14 @@ class ResNet(nn.Module):
             block starts as the identity. Neither the paper nor fb.resnet.torch does this.
     """
 
-    def __init__(self, depth: int = 50, num_classes: int = 1000, in_channels: int = 3, stride_in: StrideIn = "3x3",
-                 zero_init_residual: bool = False) -> None:
+    def __init__(
+        self,
+        depth: int = 50,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        stride_in: StrideIn = "3x3",
+        zero_init_residual: bool = False,
+    ) -> None:
         super().__init__()
         if depth not in STAGES:
             raise ValueError(f"model.depth: expected one of {sorted(STAGES)}, got {depth!r}")
@@ -135,8 +141,10 @@ class ResNet(nn.Module):
             raise ValueError(f"model.stride_in: expected '1x1' or '3x3', got {stride_in!r}")
         kind, blocks = STAGES[depth]
         if kind == "basic" and stride_in != "3x3":
-            raise ValueError(f"model.stride_in: '{stride_in}' applies to bottleneck blocks (depth 50/101/152); "
-                             f"ResNet-{depth}'s basic blocks stride in their first 3×3, so use '3x3'")
+            raise ValueError(
+                f"model.stride_in: '{stride_in}' applies to bottleneck blocks (depth 50/101/152); "
+                f"ResNet-{depth}'s basic blocks stride in their first 3×3, so use '3x3'"
+            )
         self.depth, self.stride_in = depth, stride_in
         self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -178,7 +186,13 @@ class ResNet(nn.Module):
 
 
 @MODELS.register("resnet")
-def resnet(*, depth: Depth = 50, num_classes: int = 1000, in_channels: int = 3, stride_in: StrideIn = "3x3",
-           zero_init_residual: bool = False) -> ResNet:
+def resnet(
+    *,
+    depth: Depth = 50,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    stride_in: StrideIn = "3x3",
+    zero_init_residual: bool = False,
+) -> ResNet:
     """ImageNet ResNet-18/34/50/101/152 (He et al. 2015), torchvision's names; ``stride_in`` '1x1' (paper) or '3x3'."""
     return ResNet(depth, num_classes, in_channels, stride_in, zero_init_residual)

@@ -41,8 +41,9 @@ def to_image_tensor(image: Any) -> torch.Tensor:
     """
     if isinstance(image, torch.Tensor):
         if image.ndim != 3 or not (image.dtype == torch.uint8 or image.is_floating_point()):
-            raise ProtocolError(f"image: expected a (C, H, W) uint8 or float tensor, got {tuple(image.shape)} "
-                                f"{image.dtype}")
+            raise ProtocolError(
+                f"image: expected a (C, H, W) uint8 or float tensor, got {tuple(image.shape)} {image.dtype}"
+            )
         return image
     from PIL import Image
     from torchvision.transforms.v2.functional import pil_to_tensor
@@ -84,7 +85,7 @@ def resize(image: torch.Tensor, size: tuple[int, int], interpolation: str, antia
 
 def cut(resized: torch.Tensor, view: View) -> torch.Tensor:
     """Crop and flip a resized ``(C, H, W)`` image as ``view`` says; returns ``(C, view.height, view.width)``."""
-    patch = resized[..., view.top:view.top + view.height, view.left:view.left + view.width]
+    patch = resized[..., view.top : view.top + view.height, view.left : view.left + view.width]
     if view.flip == "horizontal":
         patch = patch.flip(-1)
     elif view.flip == "vertical":
@@ -115,14 +116,17 @@ def model_logits(model: nn.Module, x: torch.Tensor, *, protocol: str) -> torch.T
         raise
     except RuntimeError as exc:
         h, w = x.shape[-2:]
-        raise ProtocolError(f"{protocol}: the model fails on a {w}×{h} input ({str(exc).splitlines()[0]}); a head "
-                            "that needs a fixed input size cannot be evaluated here: wrap a global-pool + fc head "
-                            "with scrutiny.protocols.fully_convolutional, or use a crop protocol") from exc
+        raise ProtocolError(
+            f"{protocol}: the model fails on a {w}×{h} input ({str(exc).splitlines()[0]}); a head "
+            "that needs a fixed input size cannot be evaluated here: wrap a global-pool + fc head "
+            "with scrutiny.protocols.fully_convolutional, or use a crop protocol"
+        ) from exc
     if out.ndim == 4:
         return out.mean(dim=(2, 3))
     if out.ndim != 2:
-        raise ProtocolError(f"{protocol}: expected model output (N, K) or a score map (N, K, h, w), "
-                            f"got {tuple(out.shape)}")
+        raise ProtocolError(
+            f"{protocol}: expected model output (N, K) or a score map (N, K, h, w), got {tuple(out.shape)}"
+        )
     return out
 
 
@@ -150,8 +154,15 @@ class ImageProtocolBase:
 
     name = "image"
 
-    def __init__(self, *, average: Average = "prob", interpolation: str = "bilinear", antialias: bool = True,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+    def __init__(
+        self,
+        *,
+        average: Average = "prob",
+        interpolation: str = "bilinear",
+        antialias: bool = True,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
         check_choice("average", average, AVERAGES)
         check_choice("interpolation", interpolation, INTERPOLATIONS)
         if len(mean) != len(std) or any(s <= 0 for s in std):
@@ -163,8 +174,13 @@ class ImageProtocolBase:
         self.std = tuple(float(s) for s in std)
 
     def _common_params(self) -> dict[str, Any]:
-        return {"average": self.average, "interpolation": self.interpolation, "antialias": self.antialias,
-                "mean": list(self.mean), "std": list(self.std)}
+        return {
+            "average": self.average,
+            "interpolation": self.interpolation,
+            "antialias": self.antialias,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
     def _resize(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return resize(image, size, self.interpolation, self.antialias)

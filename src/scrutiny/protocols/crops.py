@@ -88,8 +88,9 @@ def five_boxes(width: int, height: int, crop: int, rounding: Rounding = "torchvi
     return [(0, 0), (dx, 0), (0, dy), (dx, dy), center]
 
 
-def ten_crop_views(width: int, height: int, resize: int, crop: int, flip: Flip = "horizontal",
-                   rounding: Rounding = "torchvision") -> list[View]:
+def ten_crop_views(
+    width: int, height: int, resize: int, crop: int, flip: Flip = "horizontal", rounding: Rounding = "torchvision"
+) -> list[View]:
     """The ten views of a ``width`` × ``height`` image, in torchvision's ``ten_crop`` order.
 
     The last five are the five boxes of the mirrored resized image, given in unflipped coordinates (see the module
@@ -120,8 +121,15 @@ class CropProtocol(ImageProtocolBase):
 
     name = "crop"
 
-    def __init__(self, *, resize: int | None = None, crop: int = 224, crop_pct: float | None = None,
-                 rounding: Rounding = "torchvision", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        resize: int | None = None,
+        crop: int = 224,
+        crop_pct: float | None = None,
+        rounding: Rounding = "torchvision",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.crop = check_positive_int("crop", crop)
         if crop_pct is not None:
@@ -131,14 +139,21 @@ class CropProtocol(ImageProtocolBase):
         self.resize = check_positive_int("resize", 256 if resize is None else resize)
         self.crop_pct = None if crop_pct is None else float(crop_pct)
         if self.crop > self.resize:
-            raise ProtocolError(f"crop: {self.crop} is larger than resize={self.resize}; the crop must fit the "
-                                "resized image (torchvision would pad it with zeros)")
+            raise ProtocolError(
+                f"crop: {self.crop} is larger than resize={self.resize}; the crop must fit the "
+                "resized image (torchvision would pad it with zeros)"
+            )
         check_choice("rounding", rounding, ROUNDINGS)
         self.rounding: Rounding = rounding
 
     def params(self) -> dict[str, Any]:
-        return {"resize": self.resize, "crop": self.crop, "crop_pct": self.crop_pct, "rounding": self.rounding,
-                **self._common_params()}
+        return {
+            "resize": self.resize,
+            "crop": self.crop,
+            "crop_pct": self.crop_pct,
+            "rounding": self.rounding,
+            **self._common_params(),
+        }
 
     def boxes(self, width: int, height: int) -> list[View]:
         raise NotImplementedError
@@ -201,20 +216,54 @@ class TenCrop(CropProtocol):
 
 
 @PROTOCOLS.register("single_crop")
-def single_crop(resize: int | None = None, crop: int = 224, crop_pct: float | None = None,
-                rounding: Rounding = "torchvision", average: Average = "prob", interpolation: str = "bilinear",
-                antialias: bool = True, mean: Sequence[float] = IMAGENET_MEAN,
-                std: Sequence[float] = IMAGENET_STD) -> SingleCrop:
+def single_crop(
+    resize: int | None = None,
+    crop: int = 224,
+    crop_pct: float | None = None,
+    rounding: Rounding = "torchvision",
+    average: Average = "prob",
+    interpolation: str = "bilinear",
+    antialias: bool = True,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> SingleCrop:
     """Centre crop of the image resized to a shorter side (1-crop; resize 256, crop 224 by default)."""
-    return SingleCrop(resize=resize, crop=crop, crop_pct=crop_pct, rounding=rounding, average=average,
-                      interpolation=interpolation, antialias=antialias, mean=mean, std=std)
+    return SingleCrop(
+        resize=resize,
+        crop=crop,
+        crop_pct=crop_pct,
+        rounding=rounding,
+        average=average,
+        interpolation=interpolation,
+        antialias=antialias,
+        mean=mean,
+        std=std,
+    )
 
 
 @PROTOCOLS.register("ten_crop")
-def ten_crop(resize: int | None = None, crop: int = 224, flip: Flip = "horizontal", crop_pct: float | None = None,
-             rounding: Rounding = "torchvision", average: Average = "prob", interpolation: str = "bilinear",
-             antialias: bool = True, mean: Sequence[float] = IMAGENET_MEAN,
-             std: Sequence[float] = IMAGENET_STD) -> TenCrop:
+def ten_crop(
+    resize: int | None = None,
+    crop: int = 224,
+    flip: Flip = "horizontal",
+    crop_pct: float | None = None,
+    rounding: Rounding = "torchvision",
+    average: Average = "prob",
+    interpolation: str = "bilinear",
+    antialias: bool = True,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> TenCrop:
     """Corners and centre of the resized image and of its mirror, scores averaged (10-crop, He et al. Table 3)."""
-    return TenCrop(resize=resize, crop=crop, flip=flip, crop_pct=crop_pct, rounding=rounding, average=average,
-                   interpolation=interpolation, antialias=antialias, mean=mean, std=std)
+    return TenCrop(
+        resize=resize,
+        crop=crop,
+        flip=flip,
+        crop_pct=crop_pct,
+        rounding=rounding,
+        average=average,
+        interpolation=interpolation,
+        antialias=antialias,
+        mean=mean,
+        std=std,
+    )

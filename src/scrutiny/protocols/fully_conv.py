@@ -63,8 +63,10 @@ def fully_convolutional(model: nn.Module, *, check: bool = True, probe_size: int
     children = list(model.named_children())
     if len(children) < 3 or not _is_global_avg_pool(children[-2][1]) or not isinstance(children[-1][1], nn.Linear):
         names = [f"{n} ({type(m).__name__})" for n, m in children[-2:]]
-        raise ProtocolError(f"fully_convolutional: expected the model's last children to be a global average pool "
-                            f"(AdaptiveAvgPool2d(1)) and an nn.Linear, got {names}")
+        raise ProtocolError(
+            f"fully_convolutional: expected the model's last children to be a global average pool "
+            f"(AdaptiveAvgPool2d(1)) and an nn.Linear, got {names}"
+        )
     fc = children[-1][1]
     assert isinstance(fc, nn.Linear)
     wrapper = FullyConvolutional(nn.Sequential(OrderedDict(children[:-2])), fc)
@@ -88,6 +90,8 @@ def _check(model: nn.Module, wrapper: FullyConvolutional, probe_size: int) -> No
     finally:
         model.train(was_training)
     if expected.shape != got.shape or not torch.allclose(expected, got, rtol=1e-4, atol=1e-4):
-        raise ProtocolError("fully_convolutional: the wrapper's spatial mean differs from the model's output on a "
-                            "probe input; the model's forward is not its children in order (write a custom "
-                            "FullyConvolutional(features, fc))")
+        raise ProtocolError(
+            "fully_convolutional: the wrapper's spatial mean differs from the model's output on a "
+            "probe input; the model's forward is not its children in order (write a custom "
+            "FullyConvolutional(features, fc))"
+        )

@@ -42,8 +42,12 @@ class Predictions:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays for ``numpy.savez`` (paths as a unicode array)."""
-        return {"paths": np.asarray(self.paths), "targets": self.targets, "topk": self.topk,
-                "topk_scores": self.topk_scores}
+        return {
+            "paths": np.asarray(self.paths),
+            "targets": self.targets,
+            "topk": self.topk,
+            "topk_scores": self.topk_scores,
+        }
 
 
 @dataclass
@@ -85,8 +89,10 @@ def _resolve(protocol: ImageProtocol | str) -> ImageProtocol:
     if isinstance(protocol, str):
         protocol = PROTOCOLS.get(protocol)()
     if not is_image_protocol(protocol):
-        raise ProtocolError(f"protocol: '{getattr(protocol, 'name', protocol)}' scores transformed tensors, not raw "
-                            "images; use single_crop, ten_crop or multi_scale")
+        raise ProtocolError(
+            f"protocol: '{getattr(protocol, 'name', protocol)}' scores transformed tensors, not raw "
+            "images; use single_crop, ten_crop or multi_scale"
+        )
     return protocol  # type: ignore[return-value]
 
 
@@ -120,9 +126,16 @@ def _to(views: Any, device: torch.device) -> Any:
     return [_to(v, device) for v in views]
 
 
-def evaluate_imagefolder(model: nn.Module, root: str | Path, protocol: ImageProtocol | str, batch_size: int = 32,
-                         device: str | torch.device = "cpu", progress: bool = True, save_predictions: bool = False,
-                         num_workers: int = 0) -> EvalResult:
+def evaluate_imagefolder(
+    model: nn.Module,
+    root: str | Path,
+    protocol: ImageProtocol | str,
+    batch_size: int = 32,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    save_predictions: bool = False,
+    num_workers: int = 0,
+) -> EvalResult:
     """Top-1 and top-5 error of ``model`` on every image under ``root/<class>/``, under ``protocol``.
 
     Images are read and cut into views (in ``num_workers`` loader processes when > 0), moved to ``device`` and
@@ -145,8 +158,14 @@ def evaluate_imagefolder(model: nn.Module, root: str | Path, protocol: ImageProt
     dataset = _ViewsDataset(Path(root).expanduser(), protocol)
     total, classes = len(dataset), list(dataset.folder.classes)
     device = torch.device(device)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                                         collate_fn=_collate, pin_memory=device.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+    )
     model.to(device)
     was_training = model.training
     model.eval()
@@ -158,8 +177,10 @@ def evaluate_imagefolder(model: nn.Module, root: str | Path, protocol: ImageProt
             for views, target in loader:
                 scores = protocol.scores(model, _to(views, device))
                 if scores.shape != (len(target), scores.shape[-1]) or scores.shape[-1] < len(classes):
-                    raise ProtocolError(f"{protocol.name}: expected scores (B={len(target)}, K>={len(classes)}) for "
-                                        f"{len(classes)} classes, got {tuple(scores.shape)}")
+                    raise ProtocolError(
+                        f"{protocol.name}: expected scores (B={len(target)}, K>={len(classes)}) for "
+                        f"{len(classes)} classes, got {tuple(scores.shape)}"
+                    )
                 k = min(TOPK, scores.shape[-1])
                 best_scores, best = scores.float().topk(k, dim=1)
                 target = target.to(best.device)
@@ -183,7 +204,21 @@ def evaluate_imagefolder(model: nn.Module, root: str | Path, protocol: ImageProt
         raise DataError(f"root: '{root}' holds no images")
     predictions = None
     if save_predictions:
-        predictions = Predictions(paths=[p for p, _ in dataset.folder.samples], targets=torch.cat(targets).numpy(),
-                                  topk=torch.cat(topks).numpy(), topk_scores=torch.cat(topk_scores).numpy())
-    return EvalResult(protocol=protocol.name, params=protocol.params(), n=n, top1_correct=top1, top5_correct=top5,
-                      top1_error=1 - top1 / n, top5_error=1 - top5 / n, k=k, classes=classes, predictions=predictions)
+        predictions = Predictions(
+            paths=[p for p, _ in dataset.folder.samples],
+            targets=torch.cat(targets).numpy(),
+            topk=torch.cat(topks).numpy(),
+            topk_scores=torch.cat(topk_scores).numpy(),
+        )
+    return EvalResult(
+        protocol=protocol.name,
+        params=protocol.params(),
+        n=n,
+        top1_correct=top1,
+        top5_correct=top5,
+        top1_error=1 - top1 / n,
+        top5_error=1 - top5 / n,
+        k=k,
+        classes=classes,
+        predictions=predictions,
+    )

@@ -52,8 +52,10 @@ def check_fully_convolutional(model: nn.Module, protocol: str = "multi_scale") -
         if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
             size = module.output_size
             if not all(s in (1, None) for s in (size if isinstance(size, tuple) else (size, size))):
-                raise ProtocolError(f"{protocol}: module '{name}' pools to a fixed {size} grid, so the model is not "
-                                    "fully convolutional; use a crop protocol")
+                raise ProtocolError(
+                    f"{protocol}: module '{name}' pools to a fixed {size} grid, so the model is not "
+                    "fully convolutional; use a crop protocol"
+                )
 
 
 class MultiScale(ImageProtocolBase):
@@ -69,8 +71,14 @@ class MultiScale(ImageProtocolBase):
 
     name = "multi_scale"
 
-    def __init__(self, *, scales: Sequence[int] = (224, 256, 384, 480, 640), flip: bool = False,
-                 spatial_average: str = "logit", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        scales: Sequence[int] = (224, 256, 384, 480, 640),
+        flip: bool = False,
+        spatial_average: str = "logit",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_choice("spatial_average", spatial_average, ("logit",))
         if isinstance(scales, (str, bytes)) or len(scales) == 0:
@@ -107,7 +115,7 @@ class MultiScale(ImageProtocolBase):
         out = []
         for i in range(0, len(views), per_scale):
             resized = self._resize(x, views[i].resized)
-            out.append(self._normalize(torch.stack([cut(resized, v) for v in views[i:i + per_scale]])))
+            out.append(self._normalize(torch.stack([cut(resized, v) for v in views[i : i + per_scale]])))
         return out
 
     def scores(self, model: nn.Module, views: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
@@ -132,9 +140,24 @@ class MultiScale(ImageProtocolBase):
 
 
 @PROTOCOLS.register("multi_scale")
-def multi_scale(scales: Sequence[int] = (224, 256, 384, 480, 640), flip: bool = False, average: Average = "prob",
-                spatial_average: str = "logit", interpolation: str = "bilinear", antialias: bool = True,
-                mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> MultiScale:
+def multi_scale(
+    scales: Sequence[int] = (224, 256, 384, 480, 640),
+    flip: bool = False,
+    average: Average = "prob",
+    spatial_average: str = "logit",
+    interpolation: str = "bilinear",
+    antialias: bool = True,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> MultiScale:
     """Whole image at several shorter sides, fully convolutional, scores averaged (He et al. Table 4)."""
-    return MultiScale(scales=scales, flip=flip, average=average, spatial_average=spatial_average,
-                      interpolation=interpolation, antialias=antialias, mean=mean, std=std)
+    return MultiScale(
+        scales=scales,
+        flip=flip,
+        average=average,
+        spatial_average=spatial_average,
+        interpolation=interpolation,
+        antialias=antialias,
+        mean=mean,
+        std=std,
+    )

@@ -73,9 +73,13 @@ class ProtocolRun:
     def to_dict(self) -> dict[str, Any]:
         d = self.result.to_dict()
         d.pop("classes")
-        return {**d, "views_per_image": self.views_per_image, "seconds": self.seconds,
-                "images_per_s": self.images_per_s, "predictions": None if self.predictions is None else
-                str(self.predictions)}
+        return {
+            **d,
+            "views_per_image": self.views_per_image,
+            "seconds": self.seconds,
+            "images_per_s": self.images_per_s,
+            "predictions": None if self.predictions is None else str(self.predictions),
+        }
 
 
 def protocol_name(name: str) -> str:
@@ -165,7 +169,7 @@ def _state_dict(state: dict[str, Any], path: Path) -> tuple[dict[str, torch.Tens
         raise CheckpointError(f"{path}: not a state_dict ({len(bad)} non-tensor entries, e.g. '{bad[0]}')")
     for prefix in _PREFIXES:
         if state and all(k.startswith(prefix) for k in state):
-            state, fmt = {k[len(prefix):]: v for k, v in state.items()}, f"{fmt}, '{prefix}' prefix removed"
+            state, fmt = {k[len(prefix) :]: v for k, v in state.items()}, f"{fmt}, '{prefix}' prefix removed"
     return state, fmt
 
 
@@ -190,8 +194,9 @@ def load_weights(model: nn.Module, path: str | Path) -> str:
     if missing:
         problems.append(f"{len(missing)} missing keys ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys ({', '.join(unexpected[:3])}"
-                        f"{', ...' if len(unexpected) > 3 else ''})")
+        problems.append(
+            f"{len(unexpected)} unexpected keys ({', '.join(unexpected[:3])}{', ...' if len(unexpected) > 3 else ''})"
+        )
     for k in shapes[:2]:
         hint = ""
         if k.endswith("weight") and state[k].ndim == 2 and state[k].shape[1] == own[k].shape[1]:
@@ -241,10 +246,16 @@ def _views_per_image(protocol: ImageProtocol) -> int | None:
         return None
 
 
-def evaluate_protocols(model: nn.Module, data: str | Path | DataSource, protocols: str | Sequence[Any],
-                       batch_size: int = 32, device: str | torch.device = "cpu",
-                       save_predictions: str | Path | None = None, progress: bool = True,
-                       num_workers: int = 0) -> list[ProtocolRun]:
+def evaluate_protocols(
+    model: nn.Module,
+    data: str | Path | DataSource,
+    protocols: str | Sequence[Any],
+    batch_size: int = 32,
+    device: str | torch.device = "cpu",
+    save_predictions: str | Path | None = None,
+    progress: bool = True,
+    num_workers: int = 0,
+) -> list[ProtocolRun]:
     """Top-1/top-5 error and speed of ``model`` on a class-folder dataset under each protocol, in order.
 
     Args:
@@ -284,8 +295,16 @@ def evaluate_protocols(model: nn.Module, data: str | Path | DataSource, protocol
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        result = evaluate_imagefolder(model, folder, p, batch_size=batch_size, device=device, progress=progress,
-                                      save_predictions=out_dir is not None, num_workers=num_workers)
+        result = evaluate_imagefolder(
+            model,
+            folder,
+            p,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+            save_predictions=out_dir is not None,
+            num_workers=num_workers,
+        )
         seconds = time.perf_counter() - t0
         saved = None
         if out_dir is not None and result.predictions is not None:

@@ -75,13 +75,13 @@ def plot_scores(
                 label="reported" if not any(a.reported for a in arms[:i]) else None,
             )
     rotate = len(arms) > 3
-    ax.set_xticks(range(len(arms)), [a.label for a in arms], rotation=15 if rotate else 0,
-                  ha="right" if rotate else "center")
+    ax.set_xticks(
+        range(len(arms)), [a.label for a in arms], rotation=15 if rotate else 0, ha="right" if rotate else "center"
+    )
     ax.set_ylabel(metric or (arms[0].metric if arms else ""))
     ax.set_xlim(-0.7, len(arms) - 0.3)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if rotate else -0.16), ncol=4,
-              frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if rotate else -0.16), ncol=4, frameon=False)
     fig.tight_layout()
     return ax
 
@@ -116,8 +116,9 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
 
     rows = [v for v in verdicts if v.estimate is not None]
     if ax is None:
-        fig, axes = plt.subplots(max(len(rows), 1), 1, figsize=(7.0, 0.4 + 0.62 * max(len(rows), 1)), dpi=150,
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            max(len(rows), 1), 1, figsize=(7.0, 0.4 + 0.62 * max(len(rows), 1)), dpi=150, squeeze=False
+        )
         axes = [a[0] for a in axes]
     else:
         fig, axes = ax.figure, [ax] * max(len(rows), 1)
@@ -133,8 +134,15 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
         for edge in (lo_b, hi_b):
             if np.isfinite(edge):
                 a.vlines(edge, y - 0.35, y + 0.35, color="#2ca02c", lw=1, ls="--")
-        a.errorbar(v.estimate, y, xerr=[[v.estimate - v.low], [v.high - v.estimate]], fmt="o",
-                   color=colours[v.verdict], capsize=4, ms=5)
+        a.errorbar(
+            v.estimate,
+            y,
+            xerr=[[v.estimate - v.low], [v.high - v.estimate]],
+            fmt="o",
+            color=colours[v.verdict],
+            capsize=4,
+            ms=5,
+        )
         if ax is None:
             a.set_yticks([0], [f"{v.hypothesis}  [{v.verdict}]"], fontsize=7)
             a.tick_params(axis="x", labelsize=7)

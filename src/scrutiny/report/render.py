@@ -65,15 +65,20 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
             ci = mean_ci(arm.scores)
             intervals[arm.name] = (ci.low, ci.high)
     paths = {}
-    for name, draw in (
+    drawings = [
         ("scores", lambda: plot_scores(arms, intervals, metric=result.claim.metric)),
         ("curves", lambda: plot_curves(arms)),
         ("forest", lambda: plot_forest(result.verdicts)),
-    ):
-        ax = draw()
+    ]
+    drawings += [(f.name, f.draw) for section in result.sections for f in section.figures]
+    for name, draw in drawings:
+        if name in paths:
+            raise ValueError(f"two report figures are named '{name}'")
+        drawn = draw()
+        fig = drawn if hasattr(drawn, "savefig") else drawn.figure
         path = out / f"{name}.png"
-        ax.figure.savefig(path, dpi=150, bbox_inches="tight")
-        plt.close(ax.figure)
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+        plt.close(fig)
         paths[name] = path
     return paths
 
@@ -94,6 +99,7 @@ def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "version": __version__,
         "figures": {k: p.name for k, p in figures.items()},
+        "sections": result.sections,
         "images": {k: base64.b64encode(p.read_bytes()).decode() for k, p in figures.items()},
     }
     md = _environment(False).get_template("report.md.j2").render(**context)

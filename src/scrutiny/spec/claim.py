@@ -69,48 +69,103 @@ class Hypothesis(_Strict):
     """One testable statement.
 
     ``greater``: ``a`` beats ``b`` by more than ``margin`` (in the metric's units, in its better direction).
-    ``matches_reported``: ``a``'s mean lies within ``tol`` of its reported value.
+    ``bound``: the mean of ``a`` lies above (``op: ">"``) or below (``op: "<"``) the number ``value``, read
+    literally, whatever the metric's direction.
+    ``matches_reported``: ``a``'s mean lies within ``tol`` of ``value``, or of ``a``'s reported value.
     ``equivalent``: ``|a - b| < delta``.
+
+    ``metric`` is the metric of ``a`` (and of ``b`` unless ``metric_b`` is set). When ``a`` and ``b`` are the same
+    arm, the two sides are two metrics of the same trials and the comparison is paired over seeds.
     """
 
-    kind: Literal["greater", "matches_reported", "equivalent"]
+    kind: Literal["greater", "bound", "matches_reported", "equivalent"]
     a: str
     b: str | None = None
     margin: float = 0.0
     tol: float | None = None
     delta: float | None = None
+    value: float | None = None
+    op: Literal[">", "<"] = ">"
     metric: str | None = None
+    metric_b: str | None = None
     higher_is_better: bool | None = None
     name: str | None = None
     note: str | None = None
 
+    @property
+    def paired(self) -> bool:
+        return self.b is not None and self.a == self.b
+
+    def side(self, which: str) -> str:
+        if which == "a":
+            return f"{self.a}[{self.metric}]" if self.metric else self.a
+        metric = self.metric_b or self.metric
+        return f"{self.b}[{metric}]" if metric and (self.metric_b or self.paired) else str(self.b)
+
     def text(self) -> str:
         if self.name:
             return self.name
+        a = self.side("a")
         if self.kind == "greater":
-            return f"{self.a} > {self.b}" + (f" + {self.margin:g}" if self.margin else "")
+            return f"{a} > {self.side('b')}" + (f" + {self.margin:g}" if self.margin else "")
+        if self.kind == "bound":
+            return f"{a} {self.op} {self.value:g}"
         if self.kind == "matches_reported":
-            return f"{self.a} ≈ reported ± {self.tol:g}"
-        return f"|{self.a} - {self.b}| < {self.delta:g}"
+            target = "reported" if self.value is None else f"{self.value:g}"
+            return f"{a} ≈ {target} ± {self.tol:g}"
+        return f"|{a} - {self.side('b')}| < {self.delta:g}"
 
 
-_GREATER = re.compile(r"^\s*(\w+)\s*(>|<)\s*(\w+)\s*(?:\+\s*([0-9.eE+-]+))?\s*$")
-_REPORTED = re.compile(r"^\s*(\w+)\s*(?:≈|~=|~)\s*reported\s*(?:(?:±|\+-|\+/-)\s*([0-9.eE+-]+))?\s*$")
-_EQUIV = re.compile(r"^\s*\|\s*(\w+)\s*-\s*(\w+)\s*\|\s*<\s*([0-9.eE+-]+)\s*$")
+_SIDE = r"(\w+)(?:\[\s*([\w.:-]+)\s*\])?"
+_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_PM = r"(?:±|\+-|\+/-)"
+_GREATER = re.compile(rf"^\s*{_SIDE}\s*(>|<)\s*{_SIDE}\s*(?:\+\s*{_NUMBER})?\s*$")
+_BOUND = re.compile(rf"^\s*{_SIDE}\s*(>|<)\s*{_NUMBER}\s*$")
+_MATCHES = re.compile(rf"^\s*{_SIDE}\s*(?:≈|~=|~)\s*(reported|{_NUMBER})\s*(?:{_PM}\s*{_NUMBER})?\s*$")
+_EQUIV = re.compile(rf"^\s*\|\s*{_SIDE}\s*-\s*{_SIDE}\s*\|\s*<\s*{_NUMBER}\s*$")
+
+
+def _metrics(ma: str | None, mb: str | None, same_arm: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ma:
+        out["metric"] = ma
+    if mb and (mb != ma or same_arm):
+        out["metric_b"] = mb
+    return out
 
 
 def parse_hypothesis(text: str) -> dict[str, Any]:
-    """``"a > b"``, ``"a > b + 0.01"``, ``"a < b"``, ``"a ≈ reported ± 0.01"``, ``"|a - b| < 0.005"`` -> fields."""
+    """Read one hypothesis written as text into its fields.
+
+    Forms (``arm`` or ``arm[metric]`` on each side): ``a > b``, ``a > b + 0.01``, ``a < b`` (``b`` beats ``a``),
+    ``a[m] > 0.5`` and ``a[m] < 0.5`` (a literal bound), ``a ≈ reported ± 0.01``, ``a[m] ≈ 2.0 ± 0.2``,
+    ``|a - b| < 0.005``, and ``a[m1] > a[m2]`` (two metrics of the same trials, paired over seeds).
+    """
+    if m := _BOUND.match(text):
+        a, ma, op, value = m.groups()
+        return {"kind": "bound", "a": a, "op": op, "value": float(value), **_metrics(ma, None, False)}
     if m := _GREATER.match(text):
-        a, op, b, margin = m.groups()
+        a, ma, op, b, mb, margin = m.groups()
         if op == "<":
-            a, b = b, a
-        return {"kind": "greater", "a": a, "b": b, "margin": float(margin or 0.0)}
-    if m := _REPORTED.match(text):
-        return {"kind": "matches_reported", "a": m[1], "tol": float(m[2]) if m[2] else None}
+            a, ma, b, mb = b, mb, a, ma
+        if ma is None and mb is not None and a != b:
+            raise ValueError(f"cannot read hypothesis {text!r}: name the metric of both sides or of neither")
+        return {"kind": "greater", "a": a, "b": b, "margin": float(margin or 0.0), **_metrics(ma, mb, a == b)}
+    if m := _MATCHES.match(text):
+        a, ma, target, value, tol = m.groups()
+        out = {"kind": "matches_reported", "a": a, "tol": float(tol) if tol else None, **_metrics(ma, None, False)}
+        if target != "reported":
+            out["value"] = float(value)
+        return out
     if m := _EQUIV.match(text):
-        return {"kind": "equivalent", "a": m[1], "b": m[2], "delta": float(m[3])}
-    raise ValueError(f"cannot read hypothesis {text!r}; write 'a > b', 'a ≈ reported ± tol' or '|a - b| < delta'")
+        a, ma, b, mb, delta = m.groups()
+        if ma is None and mb is not None and a != b:
+            raise ValueError(f"cannot read hypothesis {text!r}: name the metric of both sides or of neither")
+        return {"kind": "equivalent", "a": a, "b": b, "delta": float(delta), **_metrics(ma, mb, a == b)}
+    raise ValueError(
+        f"cannot read hypothesis {text!r}; write 'a > b', 'a[metric] > 0.5', 'a ≈ reported ± tol', "
+        "'a[metric] ≈ 2.0 ± 0.1' or '|a - b| < delta'"
+    )
 
 
 class Scale(_Strict):
@@ -119,6 +174,17 @@ class Scale(_Strict):
     arms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     note: str | None = None
     budget: str | None = Field(None, description="what this scale costs, for the reader (e.g. '5 min on 2 cores')")
+
+
+class SectionRef(BaseModel):
+    """One entry of ``sections``: a registered report section (``scrutiny list sections``) and its arguments."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 class Claim(_Strict):
@@ -133,6 +199,7 @@ class Claim(_Strict):
     scales: dict[Literal["smoke", "cpu", "paper"], Scale] = Field(default_factory=dict)
     default_scale: Literal["smoke", "cpu", "paper"] = "cpu"
     notes: tuple[str, ...] = ()
+    sections: tuple[SectionRef, ...] = ()
 
     @field_validator("hypotheses", mode="before")
     @classmethod
@@ -149,10 +216,14 @@ class Claim(_Strict):
                     raise ValueError(f"hypotheses.{i}: unknown arm '{side}'; arms are {sorted(self.arms)}")
             if h.kind in ("greater", "equivalent") and h.b is None:
                 raise ValueError(f"hypotheses.{i}: '{h.kind}' needs two arms")
+            if h.paired and (h.metric_b or h.metric or self.metric) == (h.metric or self.metric):
+                raise ValueError(f"hypotheses.{i}: both sides are arm '{h.a}' with the same metric")
+            if h.kind == "bound" and h.value is None:
+                raise ValueError(f"hypotheses.{i}: 'bound' needs value")
             if h.kind == "equivalent" and h.delta is None:
                 raise ValueError(f"hypotheses.{i}: 'equivalent' needs delta")
             if h.kind == "matches_reported":
-                if self.arms[h.a].reported is None:
+                if h.value is None and self.arms[h.a].reported is None:
                     raise ValueError(f"hypotheses.{i}: arm '{h.a}' has no reported value")
                 if h.tol is None:
                     raise ValueError(f"hypotheses.{i}: 'matches_reported' needs tol (write 'a ≈ reported ± 0.01')")
@@ -168,7 +239,9 @@ def load_claim(path: str | Path) -> Claim:
     path = Path(path)
     data = read_yaml(path)
     try:
-        return Claim.model_validate(data)
+        claim = Claim.model_validate(data)
+        _check_sections(claim, path)
+        return claim
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         if err["type"] == "value_error":
@@ -200,3 +273,21 @@ def claim_seeds(claim: Claim, scale: str, override: str | None = None) -> list[i
     chosen = claim.scales.get(scale, Scale())  # type: ignore[arg-type]
     value = override or chosen.seeds or claim.seeds
     return parse_seeds(",".join(map(str, value)) if isinstance(value, list) else value)
+
+
+def _check_sections(claim: Claim, path: Path) -> None:
+    """Each section's name must be registered and its arguments must fit its signature."""
+    from scrutiny.registry import SECTIONS
+    from scrutiny.spec.load import _resolve_builder_args
+
+    for i, entry in enumerate(claim.sections):
+        _resolve_builder_args(
+            entry.name,
+            entry.kwargs,
+            f"sections.{i}",
+            SECTIONS,
+            {},
+            str(path),
+            common={"result", "store"},
+            name_key=f"sections.{i}.name",
+        )

@@ -1,7 +1,9 @@
 """Identity of specs and trials.
 
 ``spec_hash`` is the first 12 hex digits of the SHA-256 of the resolved spec serialised as canonical JSON (keys
-sorted, no whitespace, tuples as lists), with ``label`` and ``description`` removed. Because the spec is
+sorted, no whitespace, tuples as lists), with ``label`` and ``description`` removed. Keys added to the schema after its first version are left out while
+they hold their default (``probes: []``, ``eval.save_batches: false``), so adding a key never changes the id of
+an existing trial. Because the spec is
 resolved first (every default, including builder defaults, written out), key order and spelling a default
 explicitly do not change it. The seed is not part of a spec, so it is excluded by construction.
 
@@ -17,6 +19,7 @@ from typing import Any
 from scrutiny.spec.schema import Spec
 
 NOT_IDENTITY = ("label", "description")
+_LATER_KEYS = ((("probes",), []), (("eval", "save_batches"), False))  # (path, default) of keys added later
 HASH_LENGTH = 12
 
 
@@ -29,6 +32,12 @@ def identity_dict(spec: Spec) -> dict[str, Any]:
     data = spec.to_dict()
     for key in NOT_IDENTITY:
         data.pop(key, None)
+    for path, default in _LATER_KEYS:
+        parent = data
+        for part in path[:-1]:
+            parent = parent.get(part, {})
+        if path[-1] in parent and parent[path[-1]] == default:
+            del parent[path[-1]]
     return data
 
 

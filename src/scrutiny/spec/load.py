@@ -19,7 +19,7 @@ import yaml
 from pydantic import ConfigDict, ValidationError, create_model
 
 from scrutiny.errors import RegistryError, SpecError
-from scrutiny.registry import DATASETS, MODELS, PROTOCOLS
+from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS
 from scrutiny.spec._errors import raise_spec_error, source_of
 from scrutiny.spec.schema import DataSection, Spec
 
@@ -173,6 +173,23 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         name_key="eval.protocol",
     )
     _check_trial_protocol(spec.eval.protocol, resolved["eval"]["protocol_args"], sources, fallback)
+    resolved["probes"] = [
+        {
+            "name": probe.name,
+            "prefix": probe.prefix,
+            **_resolve_builder_args(
+                probe.name,
+                probe.kwargs,
+                f"probes.{i}",
+                PROBES,
+                sources,
+                fallback,
+                common={"ctx", "prefix"},
+                name_key=f"probes.{i}.name",
+            ),
+        }
+        for i, probe in enumerate(spec.probes)
+    ]
     return Spec.model_validate(resolved)
 
 

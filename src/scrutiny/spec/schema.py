@@ -96,7 +96,7 @@ class ScheduleSection(Section):
 class TrainSection(Section):
     """``train``: the loop. ``deterministic`` also sets deterministic algorithms and the matching backend flags."""
 
-    epochs: PositiveInt = 10
+    epochs: NonNegativeInt = Field(10, description="0: no training; the initialised model is evaluated and probed")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False
@@ -117,6 +117,29 @@ class EvalSection(Section):
     protocol_args: dict[str, Any] = Field(default_factory=dict)
     every_epochs: PositiveInt = 1
     save_outputs: bool = Field(False, description="store per-example predictions of the final evaluation")
+    save_batches: bool = Field(
+        False, description="store each evaluation's per-batch sums and sizes (eval_batches.npz), e.g. for audits"
+    )
+
+
+class ProbeSection(OpenSection):
+    """One entry of ``probes``: a measurement run on the trained model at the end of a trial.
+
+    ``name`` is a key of the probe registry (``scrutiny list probes``); the other keys are the probe's arguments.
+    Its scalar results become fields of the trial's result, named ``<prefix>_<key>``; ``prefix`` defaults to the
+    name (with ``:`` and ``.`` written as ``_``), and two probes of one spec need different prefixes.
+    """
+
+    name: str
+    prefix: str | None = Field(None, description="prefix of the probe's result fields (default: the name)")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @property
+    def field_prefix(self) -> str:
+        return self.prefix or self.name.replace(":", "_").replace(".", "_")
 
 
 class Spec(Section):
@@ -130,6 +153,15 @@ class Spec(Section):
     schedule: ScheduleSection = ScheduleSection()
     train: TrainSection = TrainSection()
     eval: EvalSection = EvalSection()
+    probes: tuple[ProbeSection, ...] = ()
+
+    @model_validator(mode="after")
+    def _distinct_probe_prefixes(self) -> Spec:
+        prefixes = [p.field_prefix for p in self.probes]
+        for i, prefix in enumerate(prefixes):
+            if prefix in prefixes[:i]:
+                raise ValueError(f"probes.{i}.prefix: two probes write fields named '{prefix}_*'; give one a prefix")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain JSON-compatible data (tuples become lists)."""

@@ -26,6 +26,7 @@ def json_safe(obj: Any) -> Any:
 def write_atomic(path: str | Path, write) -> None:
     """Call ``write(fileobj)`` on a temporary binary file, then rename it to ``path``."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -90,6 +90,20 @@ class Store:
     def result(self, trial_id: str) -> dict[str, Any]:
         return self._read_json(self.trial_dir(trial_id) / FINAL)
 
+    def probe(self, trial_id: str, prefix: str) -> dict[str, Any]:
+        """The tables a probe wrote for the trial (``probes/<prefix>.json``)."""
+        return self._read_json(self.trial_dir(trial_id) / "probes" / f"{prefix}.json")
+
+    def arrays(self, trial_id: str, name: str) -> dict[str, Any]:
+        """The arrays of ``<name>`` (an ``.npz`` file of the trial folder), loaded without pickle."""
+        import numpy as np
+
+        path = self.trial_dir(trial_id) / name
+        if not path.exists():
+            raise StoreError(f"{path}: no such file")
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
     def metrics(self, trial_id: str) -> list[dict[str, Any]]:
         path = self.trial_dir(trial_id) / "metrics.jsonl"
         if not path.exists():

@@ -26,6 +26,7 @@ class EvalResult:
         sums: Metric name -> sum over the split's examples (``acc`` counts the examples got right, ``loss`` sums
             the per-example losses).
         outputs: Per-example arrays when asked for: ``pred``, ``target`` and ``loss``, first axis ``n``.
+        batches: Per-batch sums when asked for: ``n`` (batch sizes) and each metric, shape ``(n_batches,)``.
     """
 
     split: str
@@ -33,6 +34,7 @@ class EvalResult:
     sums: dict[str, float]
     protocol: dict[str, Any]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    batches: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def correct(self) -> int:
@@ -70,6 +72,7 @@ def evaluate(
     channels_last: bool = False,
     autocast_dtype: torch.dtype | None = None,
     keep_outputs: bool = False,
+    keep_batches: bool = False,
     task: Task | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` on every example of ``ds`` under ``protocol``.
@@ -83,6 +86,7 @@ def evaluate(
     n = 0
     sums: dict[str, torch.Tensor] = {}
     preds, targets, losses = [], [], []
+    per_batch: dict[str, list[torch.Tensor]] = {}
     try:
         for x, y in eval_batches(ds, batch_size, num_workers=num_workers):
             x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
@@ -94,8 +98,13 @@ def evaluate(
             per_example = task.per_example_loss(scores, y)
             batch = {"loss": per_example.double(), **task.metrics(scores, y)}
             for key, values in batch.items():
-                sums[key] = sums.get(key, 0) + values.sum(dtype=torch.float64)
+                total = values.sum(dtype=torch.float64)
+                sums[key] = sums.get(key, 0) + total
+                if keep_batches:
+                    per_batch.setdefault(key, []).append(total)
             n += len(y)
+            if keep_batches:
+                per_batch.setdefault("n", []).append(torch.tensor(len(y), dtype=torch.float64))
             if keep_outputs:
                 preds.append(task.prediction(scores).cpu())
                 targets.append(y.cpu())
@@ -112,4 +121,7 @@ def evaluate(
             "loss": torch.cat(losses).numpy(),
         }
     protocol_record = {"name": protocol.name, "params": protocol.params()}
-    return EvalResult(split, n, {k: float(v) for k, v in sums.items()}, protocol_record, outputs)
+    batches = {k: torch.stack(v).cpu().numpy() for k, v in per_batch.items()}
+    if "n" in batches:
+        batches["n"] = batches["n"].astype(np.int64)
+    return EvalResult(split, n, {k: float(v) for k, v in sums.items()}, protocol_record, outputs, batches)

@@ -21,6 +21,7 @@ import torch
 from scrutiny.data.augment import AugmentedDataset
 from scrutiny.data.samplers import sampler_order
 from scrutiny.models import build_model
+from scrutiny.probes import ProbeContext, run_probes
 from scrutiny.registry import DATASETS, PROTOCOLS
 from scrutiny.spec import Spec, spec_hash, trial_id
 from scrutiny.spec.schema import DataSection
@@ -138,6 +139,34 @@ def _fit(
     last_eval = None
     device_time = 0.0
     lr, last_factor = None, None
+    history: list[dict[str, Any]] = []
+    eval_batches: list[dict[str, Any]] = []
+
+    def run_eval(epoch: int):
+        result = evaluate(
+            model,
+            eval_ds,
+            split,
+            protocol,
+            batch_size=spec.data.eval_batch_size,
+            device=device,
+            num_workers=spec.data.num_workers,
+            channels_last=spec.train.channels_last,
+            autocast_dtype=amp_dtype,
+            keep_outputs=spec.eval.save_outputs and epoch == epochs,
+            keep_batches=spec.eval.save_batches,
+            task=task,
+        )
+        if spec.eval.save_batches:
+            eval_batches.append({"epoch": epoch, **result.batches})
+        return result
+
+    row: dict[str, Any] = {"train_loss_epoch_avg": None, "train_acc_epoch_avg": None}
+    if epochs == 0:  # no training: the initialised model is evaluated once, as epoch 0
+        last_eval = run_eval(0)
+        best = {"score": last_eval.value(task.primary), "epoch": 0, "metrics": last_eval.metrics()}
+        history.append({"epoch": 0, **last_eval.metrics()})
+        writer.append_metrics(history[-1])
 
     for epoch in range(1, epochs + 1):
         if isinstance(train_ds, AugmentedDataset):
@@ -189,7 +218,7 @@ def _fit(
             writer.append_metrics({"epoch": epoch, "lr": lr, "train_loss_epoch_avg": None, "diverged_step": step})
             raise Diverged(epoch, step, float(losses[step]))
 
-        row: dict[str, Any] = {
+        row = {
             "epoch": epoch,
             "lr": lr,
             "train_loss_epoch_avg": float(losses.double().mul(_batch_sizes(seen, spec, n_steps)).sum() / seen),
@@ -197,19 +226,7 @@ def _fit(
             "train_n": seen,
         }
         if epoch % spec.eval.every_epochs == 0 or epoch == epochs:
-            last_eval = evaluate(
-                model,
-                eval_ds,
-                split,
-                protocol,
-                batch_size=spec.data.eval_batch_size,
-                device=device,
-                num_workers=spec.data.num_workers,
-                channels_last=spec.train.channels_last,
-                autocast_dtype=amp_dtype,
-                keep_outputs=spec.eval.save_outputs and epoch == epochs,
-                task=task,
-            )
+            last_eval = run_eval(epoch)
             row.update(last_eval.metrics())
             score = last_eval.value(task.primary)
             lower = task.primary in LOWER_IS_BETTER
@@ -219,6 +236,7 @@ def _fit(
         device_time += epoch_time
         row["epoch_time_s"] = epoch_time
         writer.append_metrics(row)
+        history.append(row)
         if spec.train.checkpoint_every and epoch % spec.train.checkpoint_every == 0 and epoch < epochs:
             writer.save_checkpoint(_state(model, optimizer, epoch), f"checkpoint-e{epoch}.pt")
         if on_epoch is not None:
@@ -233,9 +251,14 @@ def _fit(
     )  # after the checkpoint
     if last_eval is not None and last_eval.outputs:
         writer.save_arrays("outputs.npz", {f"{split}_{k}": v for k, v in last_eval.outputs.items()})
+    if eval_batches:
+        writer.save_arrays(
+            "eval_batches.npz",
+            {f"epoch{b['epoch']}_{k}": v for b in eval_batches for k, v in b.items() if k != "epoch"},
+        )
     final = {f"final_{k}": v for k, v in last_eval.metrics().items()} if last_eval else {}
     best_fields = {f"best_{k}": v for k, v in best["metrics"].items()} if best else {}
-    return {
+    record = {
         "status": "complete",
         "split": split,
         "task": task.name,
@@ -256,6 +279,10 @@ def _fit(
         "device": str(device),
         "device_time_s": device_time,
     }
+    if spec.probes:
+        ctx = ProbeContext(model, spec, bundle, task, device, seeds.eval, history, eval_batches, record)
+        record.update(run_probes(spec, ctx, writer))
+    return record
 
 
 def _clip(model: torch.nn.Module, max_norm: float | None) -> None:

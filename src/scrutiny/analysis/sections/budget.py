@@ -1,0 +1,45 @@
+"""``budget``: the compute or search effort behind each side of a claim: the published one and ours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrutiny.analysis.sections._base import ReportSection, Table
+from scrutiny.registry import SECTIONS
+
+
+@SECTIONS.register("budget")
+def budget(
+    result: Any,
+    store: Any,
+    published: list[dict[str, Any]] | None = None,
+    title: str = "Budgets: the published search effort and ours",
+    note: str | None = None,
+) -> ReportSection:
+    """Published budgets as given (``[{who, runs, note}]``), then ours per arm from the store.
+
+    Ours counts, per arm, the configurations tried (one spec per arm: no search) and the complete trials, with
+    their training steps and device seconds, as the trial records hold them.
+    """
+    rows_pub = [[p.get("who", ""), p.get("runs"), p.get("note", "")] for p in (published or [])]
+    rows_ours = []
+    for name, arm in result.arms.items():
+        device_total = float(arm.device_time_s.sum()) if arm.n else None
+        steps = arm.train_steps * arm.n if arm.train_steps is not None else None
+        rows_ours.append([name, 1, arm.n, steps, device_total])
+    tables = []
+    if rows_pub:
+        tables.append(Table(["who", "runs", "note"], rows_pub, caption="Published"))
+    tables.append(
+        Table(
+            ["arm", "configurations", "complete trials", "training steps (all seeds)", "device s (all seeds)"],
+            rows_ours,
+            caption=f"This report ({result.scale} scale): one configuration per arm, no hyper-parameter search",
+        )
+    )
+    return ReportSection(
+        title=title,
+        paragraphs=[note] if note else [],
+        tables=tables,
+        data={"published": published or [], "ours": rows_ours},
+    )

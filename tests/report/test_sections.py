@@ -1,0 +1,84 @@
+"""Claim sections and the newer hypothesis forms, end to end on a tiny claim."""
+
+import json
+
+import pytest
+
+from scrutiny.analysis.check import check_claim, plan_claim
+from scrutiny.errors import SpecError
+from scrutiny.report.render import write_report
+from scrutiny.spec.claim import load_claim
+from scrutiny.stats import seeds_needed, seeds_needed_t
+from scrutiny.store import Store
+
+SPEC = """
+model: {name: small_cnn, width: 8}
+data: {name: digits, batch_size: 64, eval_batch_size: 100}
+optim: {name: sgd, lr: 0.1, momentum: 0.9}
+train: {epochs: 1, device: cpu}
+"""
+CLAIM = """
+title: sections
+source: {paper: none}
+seeds: 0-1
+arms:
+  wide: {spec: s.yaml, set: [model.width=12]}
+  untrained: {spec: s.yaml, set: [train.epochs=0]}
+hypotheses:
+  - wide > untrained
+  - "wide[final_test_acc] > 0.1"
+  - "untrained[final_test_acc] < 0.5"
+  - "wide[best_test_acc] > wide[final_test_acc]"
+  - "wide[final_test_acc] ≈ 0.9 ± 0.5"
+sections:
+  - {name: metrics_table, metrics: [final_test_acc, final_test_loss]}
+  - {name: seeds_needed_table, difference: 0.0004, sds: [0.0005, 0.001], runs: 5}
+  - {name: budget, published: [{who: paper, runs: 100, note: "grid search"}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sections")
+    (tmp / "s.yaml").write_text(SPEC)
+    (tmp / "claim.yaml").write_text(CLAIM)
+    store = Store(tmp / "runs")
+    result = check_claim(plan_claim(tmp / "claim.yaml", "cpu", store), store, threads=1)
+    return result, write_report(result, tmp / "report")
+
+
+def test_new_hypothesis_forms_get_verdicts(report):
+    result, _ = report
+    v = {x.hypothesis: x for x in result.verdicts}
+    assert v["wide[final_test_acc] > 0.1"].verdict == "REPRODUCED"
+    assert v["untrained[final_test_acc] < 0.5"].verdict == "REPRODUCED"
+    paired = v["wide[best_test_acc] > wide[final_test_acc]"]
+    assert paired.test.startswith("paired") or paired.test == "none"
+    # one epoch: best == final on every seed, so the paired difference is exactly 0, which is not above 0
+    assert paired.estimate == 0.0 and paired.verdict == "NOT REPRODUCED"
+    assert v["wide[final_test_acc] ≈ 0.9 ± 0.5"].bound == (0.4, 1.4)
+
+
+def test_sections_render_in_every_output(report):
+    result, paths = report
+    assert [s.name for s in result.sections] == ["metrics_table", "seeds_needed_table", "budget"]
+    data = json.loads(paths["results.json"].read_text())
+    table = data["sections"][1]["tables"][0]
+    assert table["rows"][0][1:3] == [seeds_needed(0.0004, 0.0005), seeds_needed_t(0.0004, 0.0005)]
+    assert data["sections"][2]["tables"][0]["rows"] == [["paper", 100, "grid search"]]
+    html = paths["report.html"].read_text()
+    assert "How many runs does this difference need?" in html and html.count("data:image/png;base64,") == 4
+    assert paths["seeds_needed.png"].read_bytes()[:4] == b"\x89PNG"
+    md = paths["report.md"].read_text()
+    assert "## Budgets: the published search effort and ours" in md and "| wide | final_test_loss |" in md
+
+
+def test_section_arguments_are_checked_when_the_claim_loads(tmp_path):
+    (tmp_path / "s.yaml").write_text(SPEC)
+    path = tmp_path / "claim.yaml"
+    path.write_text(CLAIM.replace("difference: 0.0004", "diference: 0.0004"))
+    with pytest.raises(SpecError, match=r"claim\.yaml: sections\.1\.diference"):
+        load_claim(path)
+    path.write_text(CLAIM.replace("name: budget", "name: budgett"))
+    with pytest.raises(SpecError, match=r"sections\.2\.name.*budget"):
+        load_claim(path)
