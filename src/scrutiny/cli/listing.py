@@ -24,7 +24,7 @@ def list_command(
     what: str = typer.Argument(..., help="models, datasets, protocols, probes, sections or cases"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """List the registered names of one kind (models, datasets, protocols, probes, sections, cases), with one line each."""
+    """List the registered names of one kind (models, datasets, protocols, probes, sections, cases), one line each."""
     if what == "cases":
         _list_cases(Output(as_json))
         return
