@@ -17,7 +17,7 @@ def test_defaults_are_filled_and_spec_is_frozen(tiny_spec_file):
     spec = load_spec(tiny_spec_file)
     assert spec.optim.wd_on == "all" and spec.schedule.name == "constant"
     assert spec.data.eval_batch_size == 100
-    assert spec.model.model_dump() == {"name": "small_cnn", "width": 8, "dropout": 0.0}  # builder default written out
+    assert spec.model.model_dump() == {"name": "small_cnn", "weights": None, "width": 8, "dropout": 0.0}  # defaults out
     assert spec.data.model_dump()["size"] == 8
     with pytest.raises(ValidationError):
         spec.optim.lr = 1.0  # type: ignore[misc]

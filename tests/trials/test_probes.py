@@ -95,3 +95,26 @@ def test_a_probe_error_fails_the_trial_as_a_record(tiny_spec_file, store_dir):
     finally:
         PROBES._entries.pop("test_broken")
     assert record["status"] == "failed" and "probe exploded" in record["error"]
+
+
+def test_model_weights_load_a_state_dict_before_training(tiny_spec_file, store_dir, tmp_path):
+    import torch
+
+    from scrutiny.errors import CheckpointError
+
+    first = run_trial(load_spec(tiny_spec_file), 0, Store(store_dir), threads=1)
+    ckpt = store_dir / first["trial_id"] / "checkpoint.pt"
+    spec = load_spec(tiny_spec_file, ["train.epochs=0", f"model.weights={ckpt}"])
+    assert spec_hash(spec) != spec_hash(load_spec(tiny_spec_file, ["train.epochs=0"]))
+    again = run_trial(spec, 5, Store(store_dir), threads=1)
+    assert again["final_test_acc"] == first["final_test_acc"]  # the trained weights, evaluated again
+    bad = tmp_path / "bad.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    record = run_trial(load_spec(tiny_spec_file, ["train.epochs=0", f"model.weights={bad}"]), 0, Store(store_dir))
+    assert record["status"] == "failed" and "does not fit the model" in record["error"]
+    assert CheckpointError.__name__ in record["error"]
+
+
+def test_a_missing_weights_file_is_a_spec_error(tiny_spec_file, tmp_path):
+    with pytest.raises(SpecError, match=r"model\.weights: no such file"):
+        load_spec(tiny_spec_file, [f"model.weights={tmp_path / 'nope.pt'}"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -18,8 +19,10 @@ def build_model(section: dict[str, Any], context: dict[str, Any]) -> nn.Module:
     Args:
         section: The resolved ``model`` section: ``name`` and keyword arguments.
         context: Facts from the dataset (``num_classes``, ``in_channels``, ``image_size``).
+
+    ``section['weights']``, when set, is a local state_dict file loaded strictly into the built model.
     """
-    kwargs = {k: v for k, v in section.items() if k != "name"}
+    kwargs = {k: v for k, v in section.items() if k not in ("name", "weights")}
     builder = MODELS.get(section["name"])
     try:
         params = inspect.signature(builder).parameters
@@ -29,4 +32,9 @@ def build_model(section: dict[str, Any], context: dict[str, Any]) -> nn.Module:
     for key in CONTEXT_ARGS:
         if key in context and key not in kwargs and (key in params or (takes_any and key == "num_classes")):
             kwargs[key] = context[key]
-    return builder(**kwargs)
+    model = builder(**kwargs)
+    if section.get("weights"):
+        from scrutiny.protocols.run_eval import load_weights
+
+        load_weights(model, Path(section["weights"]).expanduser())
+    return model

@@ -161,7 +161,11 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         common=set(DataSection.model_fields) - {"name"},
     )
     resolved = spec.model_dump(mode="python")
-    resolved["model"] = {"name": spec.model.name, **model_kwargs}
+    if spec.model.weights is not None and not Path(spec.model.weights).expanduser().is_file():
+        raise SpecError(
+            source_of("model.weights", sources, fallback), "model.weights", f"no such file: {spec.model.weights}"
+        )
+    resolved["model"] = {"name": spec.model.name, "weights": spec.model.weights, **model_kwargs}
     resolved["data"] = {**{k: resolved["data"][k] for k in DataSection.model_fields}, **data_kwargs}
     resolved["eval"]["protocol_args"] = _resolve_builder_args(
         spec.eval.protocol,

@@ -36,9 +36,14 @@ class OpenSection(BaseModel):
 
 
 class ModelSection(OpenSection):
-    """``model``: a registry name (``small_cnn``, ``torchvision:resnet50``, ``pkg.mod:builder``) and its arguments."""
+    """``model``: a registry name (``small_cnn``, ``torchvision:resnet50``, ``pkg.mod:builder``) and its arguments.
+
+    ``weights``: a local state_dict file (or a scrutiny checkpoint) loaded strictly into the built model before
+    training, e.g. published weights to evaluate with ``train.epochs: 0``. Nothing is downloaded.
+    """
 
     name: str
+    weights: str | None = None
 
 
 class DataSection(OpenSection):
