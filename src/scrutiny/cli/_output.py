@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from scrutiny.store._atomic import json_safe
 
@@ -31,16 +32,17 @@ class Output:
     def note(self, text: str) -> None:
         """A human message on stderr (silent in JSON mode)."""
         if not self.as_json:
-            self.err.print(text)
+            self.err.print(text, markup=False)
 
     def table(self, title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
         if self.as_json:
             return
-        table = Table(title=title, title_justify="left", header_style="bold")
+        # cells and titles are data (hypotheses such as "a[metric] > 0.5"), never rich markup
+        table = Table(title=Text(title) if title else None, title_justify="left", header_style="bold")
         for col in columns:
-            table.add_column(col, overflow="fold")
+            table.add_column(Text(col), overflow="fold")
         for row in rows:
-            table.add_row(*(fmt(v) for v in row))
+            table.add_row(*(Text(fmt(v)) for v in row))
         self.out.print(table)
 
 
