@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The flagship case at the cpu scale: CoordConv against conv baselines on Not-so-Clevr, 6 arms x 3 seeds.
+# The flagship case at the cpu scale: CoordConv against conv baselines on Not-so-Clevr, 9 arms x 3 seeds.
 demo: install
 	$(BIN)/scrutiny case coordconv --scale cpu --workers 2 --store $(STORE) --out scrutiny-reports/coordconv-cpu
 	@echo "Trials are in $(STORE)/; open scrutiny-reports/coordconv-cpu/report.html for the verdicts."
