@@ -30,7 +30,10 @@ def test_smoke_scale_end_to_end(tmp_path):
     assert result.verdicts[5].metric == "final_test_dist"
     assert {v.metric for v in result.verdicts[6:]} == {"final_test_iou"}
     sections = {s.name: s for s in result.sections}
-    assert list(sections) == ["handbuilt_network", "budget", "seeds_needed_table"]
+    assert list(sections) == ["threshold_counts", "handbuilt_network", "budget", "seeds_needed_table"]
+    counts = sections["threshold_counts"].data
+    assert set(counts) == {"coordconv_quadrant", "coordconv_uniform"}
+    assert counts["coordconv_quadrant"]["reached"] == int((result.arms["coordconv_quadrant"].scores >= 1.0).sum())
     hand = sections["handbuilt_network"]
     assert hand.verdict == "EXACT" and hand.data["canvas"] == 16
     assert hand.data["locator"]["exact"] == hand.data["locator"]["positions"] == 256

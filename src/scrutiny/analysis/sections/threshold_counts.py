@@ -1,0 +1,45 @@
+"""``threshold_counts``: per arm, how many seeds reached a threshold (e.g. 100% test accuracy), with their ids."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from scrutiny.analysis.sections._base import ReportSection, Table
+from scrutiny.registry import SECTIONS
+
+
+@SECTIONS.register("threshold_counts")
+def threshold_counts(
+    result: Any,
+    store: Any,
+    threshold: float,
+    metric: str | None = None,
+    arms: list[str] | None = None,
+    op: Literal[">=", "<="] = ">=",
+    title: str | None = None,
+    note: str | None = None,
+) -> ReportSection:
+    """Count the seeds of each arm whose ``metric`` is ``op threshold``; list the seeds that did not make it.
+
+    A mean hides a bimodal outcome (most seeds perfect, one collapsed); the counts show it.
+    """
+    metric = metric or result.claim.metric
+    names = arms or list(result.arms)
+    rows = []
+    data = {}
+    for name in names:
+        arm = result.arms[name]
+        if metric != arm.metric and metric not in arm.others:
+            rows.append([name, 0, arm.n, "—", "—"])
+            continue
+        values = arm.values(metric)
+        hit = values >= threshold if op == ">=" else values <= threshold
+        missed = [f"seed {s}: {v:.4g}" for s, v, ok in zip(arm.complete_seeds, values, hit, strict=True) if not ok]
+        rows.append([name, int(hit.sum()), arm.n, f"{hit.mean():.0%}" if arm.n else "—", "; ".join(missed) or "none"])
+        data[name] = {"reached": int(hit.sum()), "n": arm.n, "missed": missed}
+    return ReportSection(
+        title=title or f"Seeds with {metric} {op} {threshold:g}",
+        paragraphs=[note] if note else [],
+        tables=[Table(["arm", "seeds reaching it", "complete seeds", "share", "the others"], rows)],
+        data=data,
+    )
