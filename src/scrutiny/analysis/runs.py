@@ -80,7 +80,14 @@ def summarise(store: Store) -> list[SpecSummary]:
             rows.setdefault(h, []).append((spec_record.get("seed", 0), store.result(tid)))
     for h, results in rows.items():
         results.sort(key=lambda item: item[0])
-        keys = sorted({k for _, r in results for k, v in r.items() if k.startswith("final_") and _number(v)})
+        keys = sorted(
+            {
+                k
+                for _, r in results
+                for k, v in r.items()
+                if (k.startswith("final_") or k in r.get("probe_fields", ())) and _number(v)
+            }
+        )
         for key in keys:
             groups[h].metrics[key] = np.array([r[key] for _, r in results if _number(r.get(key))], dtype=float)
     return sorted(groups.values(), key=lambda g: (g.label or "", g.spec_hash))

@@ -12,6 +12,13 @@ from scrutiny.cli._output import Output, fmt
 from scrutiny.cli._progress import progress_reporter
 from scrutiny.store import Store
 
+DataRootOpt = typer.Option(
+    None, "--data-root", help="Set data.root of every arm (e.g. an ImageNet folder with train/ and val/)."
+)
+WeightsOpt = typer.Option(
+    None, "--weights", help="ARM=FILE: a local state_dict loaded into that arm's model (repeatable)."
+)
+
 
 def _check(
     claim_file: Path,
@@ -25,12 +32,17 @@ def _check(
     dry_run: bool,
     store: Path,
     as_json: bool,
+    data_root: Path | None = None,
+    weights: list[str] | None = None,
 ) -> None:
-    from scrutiny.analysis.check import check_claim, plan_claim, score_claim
+    from scrutiny.analysis.check import check_claim, score_claim
 
     out = Output(as_json)
     trial_store = Store(store)
-    p = plan_claim(claim_file, scale, trial_store, overrides=overrides, seeds=seeds)
+    if data_root is not None:
+        overrides = [*overrides, f"data.root={data_root}"]
+    p = _plan(claim_file, scale, trial_store, overrides, seeds, _arm_weights(weights or []))
+    _require_inputs(p)
     to_run = p.to_run(retry_failed)
     estimate = p.estimate_seconds(trial_store)
     if dry_run:
@@ -113,6 +125,70 @@ def _check(
         raise typer.Exit(130)
 
 
+def _arm_weights(items: list[str]) -> dict[str, str]:
+    """``["resnet50=FILE", ...]`` -> ``{"resnet50": "FILE"}``; a malformed or repeated item raises one line."""
+    from scrutiny.errors import ScrutinyError
+
+    out: dict[str, str] = {}
+    for item in items:
+        arm, sep, path = item.partition("=")
+        if not sep or not arm.strip() or not path.strip():
+            raise ScrutinyError(f"--weights: expected ARM=FILE, got {item!r}")
+        if arm.strip() in out:
+            raise ScrutinyError(f"--weights: arm '{arm.strip()}' given twice")
+        out[arm.strip()] = path.strip()
+    return out
+
+
+def _plan(claim_file: Path, scale: str | None, store: Store, overrides: list[str], seeds: str | None, weights):
+    """The claim's plan; ``weights`` (arm -> file) becomes a ``model.weights`` override of that arm alone."""
+    from scrutiny.analysis.check import ClaimPlan, plan_claim
+    from scrutiny.errors import ScrutinyError
+    from scrutiny.execute import plan
+    from scrutiny.spec.claim import arm_specs, claim_seeds
+
+    p = plan_claim(claim_file, scale, store, overrides=overrides, seeds=seeds)
+    if not weights:
+        return p
+    unknown = sorted(set(weights) - set(p.claim.arms))
+    if unknown:
+        raise ScrutinyError(f"--weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(p.claim.arms)}")
+    specs = dict(p.specs)
+    for arm, path in weights.items():
+        specs[arm] = arm_specs(p.claim, claim_file, p.scale, [*overrides, f"model.weights={path}"])[arm]
+    seed_list = claim_seeds(p.claim, p.scale, seeds)
+    trials = plan([(spec, s) for spec in specs.values() for s in seed_list], store)
+    return ClaimPlan(p.claim, p.path, p.scale, seed_list, specs, trials)
+
+
+def _require_inputs(p) -> None:
+    """At the paper scale, fail in one line when an evaluation-only arm lacks weights or a data folder is missing.
+
+    An arm with ``train.epochs: 0`` and no ``model.weights`` would evaluate a randomly initialised network; a
+    ``data.root`` that does not exist would fail every trial. Both are inputs that scrutiny cannot download.
+    """
+    from scrutiny.errors import ScrutinyError
+
+    if p.scale != "paper":
+        return
+    no_weights = [n for n, s in p.specs.items() if s.train.epochs == 0 and s.model.weights is None]
+    no_data = sorted(
+        {
+            s.data.root
+            for s in p.specs.values()
+            if s.data.root is not None and not Path(s.data.root).expanduser().is_dir()
+        }
+    )
+    if not (no_weights or no_data):
+        return
+    need = []
+    if no_data:
+        need.append(f"--data-root DIR (no folder {', '.join(no_data)})")
+    if no_weights:
+        need.append("--weights ARM=FILE for " + ", ".join(no_weights))
+    raise ScrutinyError(f"{p.path.parent.name} at scale paper needs local inputs: give " + " and ".join(need))
+
+
 def _arm_of(p, spec) -> str:
     return next(name for name, s in p.specs.items() if s == spec)
 
@@ -130,9 +206,25 @@ def check(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing."),
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
+    data_root: Path = DataRootOpt,
+    weights: list[str] = WeightsOpt,
 ) -> None:
     """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
-    _check(claim_file, scale, out_dir, seeds, overrides or [], workers, threads, retry_failed, dry_run, store, as_json)
+    _check(
+        claim_file,
+        scale,
+        out_dir,
+        seeds,
+        overrides or [],
+        workers,
+        threads,
+        retry_failed,
+        dry_run,
+        store,
+        as_json,
+        data_root,
+        weights,
+    )
 
 
 @app.command()
@@ -148,6 +240,8 @@ def case(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing."),
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
+    data_root: Path = DataRootOpt,
+    weights: list[str] = WeightsOpt,
 ) -> None:
     """Run a built-in case study: 'scrutiny check' on its packaged claim."""
     from scrutiny.cases import case_claim
@@ -164,4 +258,6 @@ def case(
         dry_run,
         store,
         as_json,
+        data_root,
+        weights,
     )
