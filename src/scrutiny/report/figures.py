@@ -117,7 +117,7 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
     rows = [v for v in verdicts if v.estimate is not None]
     if ax is None:
         fig, axes = plt.subplots(
-            max(len(rows), 1), 1, figsize=(7.0, 0.4 + 0.62 * max(len(rows), 1)), dpi=150, squeeze=False
+            max(len(rows), 1), 1, figsize=(7.0, 0.4 + 0.8 * max(len(rows), 1)), dpi=150, squeeze=False
         )
         axes = [a[0] for a in axes]
     else:
@@ -127,7 +127,8 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
         a = axes[i]
         y = 0 if ax is None else len(rows) - 1 - i
         lo_b, hi_b = v.bound
-        span = max(v.high - v.low, abs(v.estimate), 1e-9)
+        finite = [abs(b) for b in (lo_b, hi_b) if np.isfinite(b)]
+        span = max(v.high - v.low, abs(v.estimate), *finite, 0.0) or 1.0  # all zero: a unit span, not 1e-9
         left = lo_b if np.isfinite(lo_b) else min(v.low, v.estimate) - span
         right = hi_b if np.isfinite(hi_b) else max(v.high, v.estimate) + span
         a.fill_betweenx([y - 0.3, y + 0.3], left, right, color="#2ca02c", alpha=0.12, lw=0)
@@ -143,8 +144,11 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
             capsize=4,
             ms=5,
         )
+        a.set_xlim(min(left, v.low) - 0.1 * span, max(right, v.high) + 0.1 * span)
+        a.ticklabel_format(axis="x", useOffset=False)
         if ax is None:
-            a.set_yticks([0], [f"{v.hypothesis}  [{v.verdict}]"], fontsize=7)
+            a.set_title(f"{v.hypothesis}  [{v.verdict}]", fontsize=7, loc="left", pad=2)  # full width for the axis
+            a.set_yticks([])
             a.tick_params(axis="x", labelsize=7)
             a.set_ylim(-0.6, 0.6)
             a.grid(axis="x", alpha=0.3)
