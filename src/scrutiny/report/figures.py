@@ -33,21 +33,28 @@ def plot_scores(
     *,
     ax=None,
     metric: str | None = None,
+    values: dict[str, np.ndarray] | None = None,
+    show_reported: set[str] | None = None,
 ):
     """Every seed as a point, the mean as a bar with its interval, the reported value as a diamond.
 
     Args:
         arms: The arms, in display order.
         intervals: Arm name -> (low, high) of its mean, from :mod:`scrutiny.analysis`.
+        metric: The y label (default: the arms' metric).
+        values: Arm name -> per-seed values of ``metric`` ``(n,)`` when it is not the arms' own metric.
+        show_reported: The arms whose reported value is in this metric (default: every arm that has one).
     """
     fig, ax = _axes(ax, (2.0 + 1.2 * len(arms), 3.6))
     rng = np.random.default_rng(0)  # jitter only, for display
+    shown = show_reported if show_reported is not None else {a.name for a in arms}
     for i, arm in enumerate(arms):
         colour = _COLOURS[i % len(_COLOURS)]
-        if arm.n:
+        scores = values[arm.name] if values is not None else arm.scores
+        if scores.size:
             ax.scatter(
-                i + rng.uniform(-0.12, 0.12, arm.n),
-                arm.scores,
+                i + rng.uniform(-0.12, 0.12, scores.size),
+                scores,
                 s=18,
                 color=colour,
                 alpha=0.8,
@@ -55,13 +62,13 @@ def plot_scores(
                 label="seeds" if i == 0 else None,
             )
             ax.hlines(
-                arm.scores.mean(), i - 0.25, i + 0.25, color="black", lw=1.6, zorder=4, label="mean" if i == 0 else None
+                scores.mean(), i - 0.25, i + 0.25, color="black", lw=1.6, zorder=4, label="mean" if i == 0 else None
             )
         if intervals and arm.name in intervals and intervals[arm.name][0] is not None:
             lo, hi = intervals[arm.name]
             first = not any(a.name in intervals for a in arms[:i])
             ax.vlines(i + 0.3, lo, hi, color="black", lw=1.2, zorder=4, label="95% interval" if first else None)
-        if arm.reported:
+        if arm.reported and arm.name in shown:
             pm = arm.reported.get("pm") or 0.0
             ax.errorbar(
                 i - 0.3,
@@ -72,16 +79,17 @@ def plot_scores(
                 ms=5,
                 capsize=3,
                 zorder=5,
-                label="reported" if not any(a.reported for a in arms[:i]) else None,
+                label=None if any(a.reported and a.name in shown for a in arms[:i]) else "reported",
             )
+    import textwrap
+
     rotate = len(arms) > 3
-    ax.set_xticks(
-        range(len(arms)), [a.label for a in arms], rotation=15 if rotate else 0, ha="right" if rotate else "center"
-    )
+    labels = [textwrap.fill(a.label, 22) for a in arms]  # long labels wrap instead of running into each other
+    ax.set_xticks(range(len(arms)), labels, rotation=15 if rotate else 0, ha="right" if rotate else "center")
     ax.set_ylabel(metric or (arms[0].metric if arms else ""))
     ax.set_xlim(-0.7, len(arms) - 0.3)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if rotate else -0.16), ncol=4, frameon=False)
+    ax.legend(fontsize=7, loc="best", framealpha=0.85)
     fig.tight_layout()
     return ax
 

@@ -57,16 +57,10 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
     from scrutiny.report.figures import plot_curves, plot_forest, plot_scores
 
     arms = list(result.arms.values())
-    intervals = {}
-    for arm in arms:
-        if arm.n >= 2 and arm.scores.std() > 0:
-            from scrutiny.stats import mean_ci
-
-            ci = mean_ci(arm.scores)
-            intervals[arm.name] = (ci.low, ci.high)
+    panels = score_panels(result)
     paths = {}
     drawings = [
-        ("scores", lambda: plot_scores(arms, intervals, metric=result.claim.metric)),
+        ("scores", lambda: _draw_score_panels(result, panels, plot_scores)),
         ("curves", lambda: plot_curves(arms)),
         ("forest", lambda: plot_forest(result.verdicts)),
     ]
@@ -81,6 +75,66 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
         plt.close(fig)
         paths[name] = path
     return paths
+
+
+def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
+    """Metric -> (the arms tested on it, in order; the arms whose reported value is in it).
+
+    Arms that no hypothesis names are shown on the claim's metric. Each metric gets its own panel, so an accuracy
+    and a distance in pixels never share an axis.
+    """
+    claim = result.claim
+    panels: dict[str, tuple[list[str], set[str]]] = {}
+
+    def add(metric: str, arm: str, reported: bool = False) -> None:
+        names, rep = panels.setdefault(metric, ([], set()))
+        if arm not in names:
+            names.append(arm)
+        if reported:
+            rep.add(arm)
+
+    for h in claim.hypotheses:
+        metric = h.metric or claim.metric
+        add(metric, h.a, reported=h.kind == "matches_reported" and h.value is None)
+        if h.b is not None:
+            add(h.metric_b or metric, h.b)
+    named = {a for names, _ in panels.values() for a in names}
+    for arm in result.arms:
+        if arm not in named:
+            add(claim.metric, arm)
+    for metric, (names, rep) in panels.items():
+        if metric == claim.metric:  # reported values without a hypothesis are in the claim's metric
+            rep.update(a for a in names if result.arms[a].reported and not _reported_elsewhere(claim, a, metric))
+        names.sort(key=list(result.arms).index)
+    return panels
+
+
+def _reported_elsewhere(claim: Any, arm: str, metric: str) -> bool:
+    return any(
+        h.kind == "matches_reported" and h.a == arm and h.value is None and (h.metric or claim.metric) != metric
+        for h in claim.hypotheses
+    )
+
+
+def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], set[str]]], plot_scores) -> Any:
+    import matplotlib.pyplot as plt
+
+    from scrutiny.stats import mean_ci
+
+    widest = max(len(names) for names, _ in panels.values())
+    fig, axes = plt.subplots(len(panels), 1, figsize=(2.0 + 1.2 * widest, 3.9 * len(panels)), dpi=150, squeeze=False)
+    for ax, (metric, (names, reported)) in zip(axes[:, 0], panels.items(), strict=True):
+        arms = [result.arms[n] for n in names]
+        values = {a.name: a.values(metric) if a.n else a.scores for a in arms}
+        intervals = {}
+        for a in arms:
+            v = values[a.name]
+            if v.size >= 2 and v.std() > 0:
+                ci = mean_ci(v)
+                intervals[a.name] = (ci.low, ci.high)
+        plot_scores(arms, intervals, ax=ax, metric=metric, values=values, show_reported=reported)
+    fig.tight_layout()
+    return fig
 
 
 def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
