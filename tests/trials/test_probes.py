@@ -118,3 +118,26 @@ def test_model_weights_load_a_state_dict_before_training(tiny_spec_file, store_d
 def test_a_missing_weights_file_is_a_spec_error(tiny_spec_file, tmp_path):
     with pytest.raises(SpecError, match=r"model\.weights: no such file"):
         load_spec(tiny_spec_file, [f"model.weights={tmp_path / 'nope.pt'}"])
+
+
+def test_probes_see_the_checkpointed_model(tiny_spec_file, store_dir, probe):
+    """Counting FLOPs runs a train-mode step after the checkpoint; BatchNorm statistics must come back unchanged."""
+    import torch
+
+    from scrutiny.store import load_checkpoint
+
+    def running_means(ctx) -> ProbeOutput:
+        stats = [b for name, b in ctx.model.named_buffers() if name.endswith("running_mean")]
+        return ProbeOutput(metrics={"sum": float(sum(s.double().sum() for s in stats))})
+
+    PROBES.add("test_running_means", running_means)
+    try:
+        spec = load_spec(tiny_spec_file, ["model.name=resnet18_cifar", "probes=[{name: test_running_means}]"])
+        record = run_trial(spec, 0, Store(store_dir), threads=1)
+    finally:
+        PROBES._entries.pop("test_running_means")
+    assert record["status"] == "complete", record.get("error")
+    state = load_checkpoint(store_dir / record["trial_id"] / "checkpoint.pt")["model"]
+    saved = sum(v.double().sum() for k, v in state.items() if k.endswith("running_mean"))
+    assert float(saved) != 0.0 and record["test_running_means_sum"] == pytest.approx(float(saved), rel=0, abs=1e-12)
+    assert torch.is_tensor(saved)
