@@ -1,0 +1,69 @@
+"""The invariance (eKLD) case: its scales resolve, and the smoke scale runs end to end through the CLI."""
+
+import json
+import sys
+
+import pytest
+
+from scrutiny.cases import case_claim, case_names
+from scrutiny.spec import spec_hash
+from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
+
+
+def test_the_case_is_listed_and_its_scales_resolve():
+    assert "invariance" in case_names()
+    path = case_claim("invariance")
+    claim = load_claim(path)
+    assert set(claim.scales) == {"smoke", "cpu", "paper"} and claim.default_scale == "cpu"
+    assert any("GIT" in note and "out of scope" in note.lower() for note in claim.notes)
+    cpu = arm_specs(claim, path, "cpu")
+    assert len({spec_hash(s) for s in cpu.values()}) == 9 and len(claim_seeds(claim, "cpu")) >= 3
+    assert {s.data.model_dump()["instance"] for s in cpu.values()} == {0, 1, 2}
+    assert {a: s.data.sampler for a, s in cpu.items() if a.startswith("drs")} == dict.fromkeys(
+        ["drs_i0", "drs_i1", "drs_i2"], "drs"
+    )
+    assert {s.data.model_dump()["augment"] for a, s in cpu.items() if a.startswith("oracle")} == {"rotation"}
+    assert {s.data.model_dump()["augment"] for a, s in cpu.items() if not a.startswith("oracle")} == {"none"}
+    paper = arm_specs(claim, path, "paper", ["data.root=/nonexistent"])
+    k49 = paper["erm_i1"]
+    assert k49.data.name == "kuzushiji49_lt" and k49.data.model_dump()["head"] == 4800 and k49.train.epochs == 50
+    assert k49.model.name == "preact_resnet" and k49.probes[0].kwargs["n_transforms"] == 100
+    assert paper["drs_i2"].data.drs_start_epoch == 31
+    assert len({spec_hash(s) for s in arm_specs(claim, path, "smoke").values()}) == 3  # instances collapse
+
+
+@pytest.mark.parametrize("kind", ["bound", "greater"])
+def test_hypotheses_read_in_the_right_direction(kind):
+    claim = load_claim(case_claim("invariance"))
+    hs = [h for h in claim.hypotheses if h.kind == kind]
+    assert len(hs) == (6 if kind == "bound" else 3)
+    if kind == "bound":
+        assert all(h.op == "<" and h.value == 0 and h.metric == "ekld_spearman" for h in hs)
+    else:  # the oracle "beats" ERM when its tail eKLD is lower
+        assert all(h.a.startswith("oracle") and h.b.startswith("erm") and h.higher_is_better is False for h in hs)
+        assert all(h.metric == "ekld_tail" for h in hs)
+
+
+def test_smoke_scale_end_to_end(tmp_path, monkeypatch, capsys):
+    from scrutiny.cli import main
+
+    out = tmp_path / "report"
+    argv = ["scrutiny", "case", "invariance", "--scale", "smoke", "--workers", "1", "--threads", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--store", str(tmp_path / "runs"), "--out", str(out), "--json"])
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["verdicts"]) == 9
+    assert {v["verdict"] for v in results["verdicts"]} <= {"REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE"}
+    sections = {s["name"]: s for s in results["sections"]}
+    pooled = sections["invariance_figure"]["data"]
+    assert set(pooled) == {"ERM", "DRS", "ERM + true rotations (oracle)"}
+    # at smoke every instance arm is instance 0: each group pools its 2 distinct trials, not 3 copies of them
+    assert all(len(g["trials"]) == 2 == len(set(g["trials"])) for g in pooled.values())
+    erm = pooled["ERM"]
+    assert len(erm["sizes"]) == len(erm["curve"]["mean"]) and erm["sizes"] == sorted(erm["sizes"])
+    stored = [json.loads((tmp_path / "runs" / t / "result.json").read_text())["ekld_spearman"] for t in erm["trials"]]
+    assert erm["spearman"]["per_trial"] == stored
+    assert (out / "ekld_by_class_size.png").read_bytes()[:4] == b"\x89PNG"
