@@ -251,7 +251,7 @@ def test_torchvision_resnets(arch, n_blocks, residual):
 
 
 def test_timm_nf_resnet_and_resnet():
-    timm = pytest.importorskip("timm")
+    timm = pytest.importorskip("timm", reason="timm is not installed (pip install 'scrutiny[timm]')")
     torch.manual_seed(0)
     model = timm.create_model("nf_resnet26", pretrained=False)
     result = spp(model, batch_size=2, resolution=64)

@@ -141,3 +141,10 @@ def test_probes_see_the_checkpointed_model(tiny_spec_file, store_dir, probe):
     saved = sum(v.double().sum() for k, v in state.items() if k.endswith("running_mean"))
     assert float(saved) != 0.0 and record["test_running_means_sum"] == pytest.approx(float(saved), rel=0, abs=1e-12)
     assert torch.is_tensor(saved)
+
+
+def test_a_diagnostic_trial_can_skip_its_checkpoint_and_counts_no_training_flops(tiny_spec_file, store_dir):
+    spec = load_spec(tiny_spec_file, ["train.epochs=0", "train.save_checkpoint=false"])
+    record = run_trial(spec, 0, Store(store_dir), threads=1)
+    assert record["status"] == "complete" and record["flops_per_train_step"] is None
+    assert not (store_dir / record["trial_id"] / "checkpoint.pt").exists()

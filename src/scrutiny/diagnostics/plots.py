@@ -97,7 +97,7 @@ def plot_spp(
             ax.set_xlabel("Depth (residual block)", fontsize=FONT)
         ax.set_ylabel(name, fontsize=FONT)
         ax.set_yscale(yscale)
-        ax.tick_params(labelsize=FONT - 1)
+        ax.tick_params(which="both", labelsize=FONT - 1)  # log axes label minor ticks too
         ax.grid(alpha=0.3, linewidth=0.5)
         ax.margins(x=0.01)
     labelled = [h for h, label in zip(handles, results, strict=True) if label]
@@ -110,7 +110,7 @@ def plot_spp(
         axes[0].figure.legend(
             handles=labelled + extra,
             loc="outside lower center",
-            ncol=len(labelled) + len(extra),
+            ncol=min(len(labelled) + len(extra), 3),
             fontsize=FONT,
             frameon=False,
         )

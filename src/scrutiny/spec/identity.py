@@ -3,9 +3,10 @@
 ``spec_hash`` is the first 12 hex digits of the SHA-256 of the resolved spec serialised as canonical JSON (keys
 sorted, no whitespace, tuples as lists), with ``label`` and ``description`` removed. Keys added to the schema
 after its first version are left out while they hold their default (``probes: []``, ``eval.save_batches:
-false``, ``model.weights: null``), so adding a key never changes the id of an existing trial. Because the spec is
-resolved first (every default, including builder defaults, written out), key order and spelling a default
-explicitly do not change it. The seed is not part of a spec, so it is excluded by construction.
+false``, ``model.weights: null``, ``train.save_checkpoint: true``), so adding a key never changes the id of an
+existing trial. Because the spec is resolved first (every default, including builder defaults, written out), key
+order and spelling a default explicitly do not change it. The seed is not part of a spec, so it is excluded by
+construction.
 
 A trial's id is ``<spec hash>-s<seed>``.
 """
@@ -23,6 +24,7 @@ _LATER_KEYS = (
     (("probes",), []),
     (("eval", "save_batches"), False),
     (("model", "weights"), None),
+    (("train", "save_checkpoint"), True),
 )  # (path, default) of keys added later
 HASH_LENGTH = 12
 

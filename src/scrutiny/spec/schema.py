@@ -112,6 +112,9 @@ class TrainSection(Section):
     label_smoothing: NonNegativeFloat = 0.0
     grad_clip: PositiveFloat | None = None
     checkpoint_every: NonNegativeInt = Field(0, description="also checkpoint every N epochs (0: only at the end)")
+    save_checkpoint: bool = Field(
+        True, description="write the final checkpoint (off for diagnostics whose model is its seeded initialisation)"
+    )
 
 
 class EvalSection(Section):

@@ -242,13 +242,16 @@ def _fit(
         if on_epoch is not None:
             on_epoch({"trial": tid, "epoch": epoch, "epochs": epochs, "metrics": row})
 
-    writer.save_checkpoint(_state(model, optimizer, epochs))
-    first = next(
-        train_batches(train_ds, spec.data.batch_size, torch.Generator().manual_seed(0), drop_last=False, num_workers=0)
-    )
-    flops = (
-        None if spec.train.compile else train_step_flops(model, first, device, autocast, task.loss)
-    )  # after the checkpoint
+    if spec.train.save_checkpoint:
+        writer.save_checkpoint(_state(model, optimizer, epochs))
+    flops = None
+    if epochs > 0 and not spec.train.compile:  # after the checkpoint; no training step, no cost to count
+        first = next(
+            train_batches(
+                train_ds, spec.data.batch_size, torch.Generator().manual_seed(0), drop_last=False, num_workers=0
+            )
+        )
+        flops = train_step_flops(model, first, device, autocast, task.loss)
     if last_eval is not None and last_eval.outputs:
         writer.save_arrays("outputs.npz", {f"{split}_{k}": v for k, v in last_eval.outputs.items()})
     if eval_batches:
