@@ -8,6 +8,7 @@ profiles. Every random function takes an explicit int seed or ``numpy.random.Gen
 from scrutiny.stats._batched import iqm_batch, mean_batch, median_batch, optimality_gap_batch
 from scrutiny.stats.aggregate import MeanCI, aggregate_mean, aggregate_median, iqm, mean_ci, optimality_gap, sem
 from scrutiny.stats.bootstrap import BootstrapCI, bootstrap_ci, bootstrap_distribution
+from scrutiny.stats.discrete import bootstrap_mean_discrete
 from scrutiny.stats.effect_size import cohens_d, hedges_g
 from scrutiny.stats.expected_max import ExpectedMax, expected_max
 from scrutiny.stats.hypothesis_tests import (
@@ -39,6 +40,7 @@ __all__ = [
     "aggregate_mean",
     "aggregate_median",
     "bootstrap_ci",
+    "bootstrap_mean_discrete",
     "bootstrap_distribution",
     "cohens_d",
     "expected_max",
