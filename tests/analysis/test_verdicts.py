@@ -150,3 +150,16 @@ def test_two_metrics_of_one_arm_are_paired_by_seed():
 def test_grammar_round_trips_through_text():
     for text in ["a > b", "a[m] > 0.5", "a[m] < -1", "a[m] ≈ 2 ± 0.2", "|a[m] - b[m2]| < 0.1", "a[x] > a[y] + 0.01"]:
         assert hyp(text).text() == text
+
+
+def test_a_single_trial_with_its_own_interval_is_decided_on_it():
+    one = arm("w", [0.2285])
+    assert evaluate(hyp("w[final_test_acc] < 0.25"), {"w": one}).verdict == INCONCLUSIVE  # no interval: 1 seed
+    one.others["final_test_acc_low"] = np.array([0.2248])
+    one.others["final_test_acc_high"] = np.array([0.2322])
+    v = evaluate(hyp("w[final_test_acc] < 0.25"), {"w": one})
+    assert v.verdict == REPRODUCED and (v.low, v.high) == (0.2248, 0.2322) and v.test.startswith("one trial")
+    assert evaluate(hyp("w[final_test_acc] ≈ 0.2285 ± 0.005"), {"w": one}).verdict == REPRODUCED
+    assert evaluate(hyp("w[final_test_acc] ≈ 0.2274 ± 0.001"), {"w": one}).verdict == INCONCLUSIVE
+    # two-arm comparisons still need seeds
+    assert evaluate(hyp("w > w2"), {"w": one, "w2": arm("w2", [0.3])}).verdict == INCONCLUSIVE

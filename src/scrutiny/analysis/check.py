@@ -114,16 +114,57 @@ def _mean(x: np.ndarray) -> float | None:
 
 
 def plan_claim(
-    path: str | Path, scale: str | None, store: Store, *, overrides: list[str] | None = None, seeds: str | None = None
+    path: str | Path,
+    scale: str | None,
+    store: Store,
+    *,
+    overrides: list[str] | None = None,
+    seeds: str | None = None,
+    arm_overrides: dict[str, list[str]] | None = None,
 ) -> ClaimPlan:
-    """Load a claim and list its trials at ``scale`` (default: the claim's ``default_scale``)."""
+    """Load a claim and list its trials at ``scale`` (default: the claim's ``default_scale``).
+
+    ``overrides`` apply to every arm; ``arm_overrides`` (arm -> ``key=value``s) to one arm each, e.g. its weights.
+    """
     path = Path(path)
     claim = load_claim(path)
     scale = scale or claim.default_scale
-    specs = arm_specs(claim, path, scale, overrides)
+    specs = arm_specs(claim, path, scale, overrides, arm_overrides)
     seed_list = claim_seeds(claim, scale, seeds)
     trials = plan([(spec, s) for spec in specs.values() for s in seed_list], store)
     return ClaimPlan(claim, path, scale, seed_list, specs, trials)
+
+
+def check_inputs(p: ClaimPlan) -> None:
+    """Fail in one line when the scale ``requires`` local inputs that the specs lack.
+
+    ``data_root``: every arm's ``data.root`` must be a folder. ``weights``: every evaluation-only arm
+    (``train.epochs: 0``) must load ``model.weights``, or it would evaluate a random network. scrutiny downloads
+    neither.
+    """
+    from pathlib import Path as _Path
+
+    from scrutiny.errors import ScrutinyError
+    from scrutiny.spec.claim import Scale
+
+    requires = p.claim.scales.get(p.scale, Scale()).requires  # type: ignore[call-overload]
+    need = []
+    if "data_root" in requires:
+        bad = sorted(
+            {
+                str(s.data.root)
+                for s in p.specs.values()
+                if not s.data.root or not _Path(s.data.root).expanduser().is_dir()
+            }
+        )
+        if bad:
+            need.append(f"--data-root DIR (a local dataset folder; got {', '.join(bad)})")
+    if "weights" in requires:
+        missing = [n for n, s in p.specs.items() if s.train.epochs == 0 and s.model.weights is None]
+        if missing:
+            need.append("--weights ARM=FILE for " + ", ".join(missing))
+    if need:
+        raise ScrutinyError(f"{p.path.parent.name} at scale {p.scale} needs local inputs: give " + " and ".join(need))
 
 
 def check_claim(
@@ -138,6 +179,7 @@ def check_claim(
 ) -> ClaimResult:
     """Run the plan's missing trials (resumably), then score every arm and evaluate every hypothesis."""
     p = claim_plan
+    check_inputs(p)
     sweep = run_trials(
         [(t.spec, t.seed) for t in p.trials],
         store,
@@ -163,7 +205,9 @@ def score_claim(p: ClaimPlan, store: Store, *, sweep: SweepResult | None = None,
             label=arm.label,
             reported=arm.reported.model_dump() if arm.reported else None,
         )
-    verdicts = [evaluate(h, arms, p.claim.higher_is_better, seed=seed) for h in p.claim.hypotheses]
+    verdicts = [
+        evaluate(h, arms, p.claim.higher_is_better, seed=seed) for h in p.claim.hypotheses if h.applies(p.scale)
+    ]
     names = list(p.specs)
     differences = []
     for i, a in enumerate(names):

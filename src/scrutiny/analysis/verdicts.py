@@ -15,10 +15,13 @@ is better, ``b - a`` when lower is better); its interval is Welch's t-interval.
 * ``|a - b| < delta``: REPRODUCED when the interval of ``a - b`` lies inside ``(-delta, delta)``; NOT REPRODUCED
   when it lies entirely outside; otherwise INCONCLUSIVE.
 
-Fewer than two complete seeds in an arm is INCONCLUSIVE. Where every seed of both arms scores the same, the
-interval is the point itself and the rule applies to it. An INCONCLUSIVE verdict states the seeds per arm that
-would make the interval narrow enough if the estimate and standard deviation stayed as observed: the smallest
-n for which the t-interval's half-width would be below the distance between the estimate and the bound.
+Fewer than two complete seeds in an arm is INCONCLUSIVE, except for a one-arm hypothesis (a bound or a match)
+on a single trial that carries its own 95% interval for the metric (fields ``<metric>_low`` and ``<metric>_high``,
+e.g. a bootstrap over the images that fixed published weights were evaluated on): that interval is used. Where
+every seed of both arms scores the same, the interval is the point itself and the rule applies to it. An
+INCONCLUSIVE verdict states the seeds per arm that would make the interval narrow enough if the estimate and
+standard deviation stayed as observed: the smallest n for which the t-interval's half-width would be below the
+distance between the estimate and the bound.
 """
 
 from __future__ import annotations
@@ -123,6 +126,8 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
         "n_b": int(sb.size) if sb is not None else None,
     }
     short = [arm.name for arm, x in ((a, sa), (b, sb)) if arm is not None and x.size < 2]
+    if short and h.kind in ("bound", "matches_reported") and _own_interval(a, metric) is not None:
+        short = []  # one trial that carries its own interval (e.g. over the images it evaluated)
     if short:
         return Verdict(
             **base,
@@ -136,9 +141,9 @@ def evaluate(h: Hypothesis, arms: dict[str, ArmScores], higher_is_better: bool =
             seeds_needed=2,
         )
     if h.kind == "matches_reported":
-        return _matches_reported(h, a, sa, base)
+        return _matches_reported(h, a, metric, sa, base)
     if h.kind == "bound":
-        return _bound(h, sa, base)
+        return _bound(h, a, metric, sa, base)
     sign = 1.0 if higher_is_better or h.kind == "equivalent" else -1.0
     x, y = (sa, sb) if sign > 0 else (sb, sa)
     if h.paired:
@@ -222,17 +227,35 @@ def _paired_details(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
     return out
 
 
-def _bound(h: Hypothesis, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
-    """``a > value`` or ``a < value``, literally: the t-interval of the mean against the number."""
-    value = float(h.value)  # type: ignore[arg-type]
-    m = float(scores.mean())
+def _own_interval(arm: ArmScores, metric: str) -> tuple[float, float] | None:
+    """The 95% interval a single trial reports for ``metric`` itself (fields ``<metric>_low`` and ``_high``)."""
+    low, high = arm.others.get(f"{metric}_low"), arm.others.get(f"{metric}_high")
+    if arm.n != 1 or low is None or high is None or low.size != 1 or high.size != 1:
+        return None
+    return float(low[0]), float(high[0])
+
+
+_OWN = "one trial: its own 95% interval (from the probe, e.g. a bootstrap over the evaluated examples)"
+
+
+def _interval_of_mean(arm: ArmScores, metric: str, scores: np.ndarray) -> tuple[float, float, float, str]:
+    """``(low, high, sd, test)`` of the mean over seeds, or a single trial's own interval."""
+    own = _own_interval(arm, metric) if scores.size == 1 else None
+    if own is not None:
+        return own[0], own[1], 0.0, _OWN
     sd = float(scores.std(ddof=1))
     if sd > 0:
         ci = mean_ci(scores, CONFIDENCE)
-        low, high, test = ci.low, ci.high, f"t-interval of the mean ({CONFIDENCE:.0%}), df = {ci.df}"
-    else:
-        low = high = m
-        test = "all seeds equal: the interval is the point"
+        return ci.low, ci.high, sd, f"t-interval of the mean ({CONFIDENCE:.0%}), df = {ci.df}"
+    m = float(scores.mean())
+    return m, m, sd, "all seeds equal: the interval is the point"
+
+
+def _bound(h: Hypothesis, arm: ArmScores, metric: str, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
+    """``a > value`` or ``a < value``, literally: the t-interval of the mean against the number."""
+    value = float(h.value)  # type: ignore[arg-type]
+    m = float(scores.mean())
+    low, high, sd, test = _interval_of_mean(arm, metric, scores)
     if h.op == ">":
         verdict = REPRODUCED if low > value else NOT_REPRODUCED if high <= value else INCONCLUSIVE
         where = {REPRODUCED: "above", NOT_REPRODUCED: "at or below", INCONCLUSIVE: "across"}[verdict]
@@ -269,16 +292,10 @@ def _two_arm_details(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
     return out
 
 
-def _matches_reported(h: Hypothesis, a: ArmScores, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
+def _matches_reported(h: Hypothesis, a: ArmScores, metric: str, scores: np.ndarray, base: dict[str, Any]) -> Verdict:
     reported = (a.reported or {}) if h.value is None else {"value": h.value, "pm": None}
     r, tol = float(reported["value"]), float(h.tol)  # type: ignore[arg-type]
-    sd = float(scores.std(ddof=1))
-    if sd > 0:
-        ci = mean_ci(scores, CONFIDENCE)
-        low, high, test = ci.low, ci.high, f"t-interval of the mean ({CONFIDENCE:.0%}), df = {ci.df}"
-    else:
-        low = high = float(scores.mean())
-        test = "all seeds equal: the interval is the point"
+    low, high, sd, test = _interval_of_mean(a, metric, scores)
     m = float(scores.mean())
     verdict = _decide(low, high, r - tol, r + tol, inside_is_success=True)
     reason = {

@@ -35,14 +35,14 @@ def _check(
     data_root: Path | None = None,
     weights: list[str] | None = None,
 ) -> None:
-    from scrutiny.analysis.check import check_claim, score_claim
+    from scrutiny.analysis.check import check_claim, check_inputs, score_claim
 
     out = Output(as_json)
     trial_store = Store(store)
     if data_root is not None:
         overrides = [*overrides, f"data.root={data_root}"]
     p = _plan(claim_file, scale, trial_store, overrides, seeds, _arm_weights(weights or []))
-    _require_inputs(p)
+    check_inputs(p)
     to_run = p.to_run(retry_failed)
     estimate = p.estimate_seconds(trial_store)
     if dry_run:
@@ -142,51 +142,17 @@ def _arm_weights(items: list[str]) -> dict[str, str]:
 
 def _plan(claim_file: Path, scale: str | None, store: Store, overrides: list[str], seeds: str | None, weights):
     """The claim's plan; ``weights`` (arm -> file) becomes a ``model.weights`` override of that arm alone."""
-    from scrutiny.analysis.check import ClaimPlan, plan_claim
+    from scrutiny.analysis.check import plan_claim
     from scrutiny.errors import ScrutinyError
-    from scrutiny.execute import plan
-    from scrutiny.spec.claim import arm_specs, claim_seeds
+    from scrutiny.spec.claim import load_claim
 
-    p = plan_claim(claim_file, scale, store, overrides=overrides, seeds=seeds)
-    if not weights:
-        return p
-    unknown = sorted(set(weights) - set(p.claim.arms))
+    unknown = sorted(set(weights) - set(load_claim(claim_file).arms)) if weights else []
     if unknown:
-        raise ScrutinyError(f"--weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(p.claim.arms)}")
-    specs = dict(p.specs)
-    for arm, path in weights.items():
-        specs[arm] = arm_specs(p.claim, claim_file, p.scale, [*overrides, f"model.weights={path}"])[arm]
-    seed_list = claim_seeds(p.claim, p.scale, seeds)
-    trials = plan([(spec, s) for spec in specs.values() for s in seed_list], store)
-    return ClaimPlan(p.claim, p.path, p.scale, seed_list, specs, trials)
-
-
-def _require_inputs(p) -> None:
-    """At the paper scale, fail in one line when an evaluation-only arm lacks weights or a data folder is missing.
-
-    An arm with ``train.epochs: 0`` and no ``model.weights`` would evaluate a randomly initialised network; a
-    ``data.root`` that does not exist would fail every trial. Both are inputs that scrutiny cannot download.
-    """
-    from scrutiny.errors import ScrutinyError
-
-    if p.scale != "paper":
-        return
-    no_weights = [n for n, s in p.specs.items() if s.train.epochs == 0 and s.model.weights is None]
-    no_data = sorted(
-        {
-            s.data.root
-            for s in p.specs.values()
-            if s.data.root is not None and not Path(s.data.root).expanduser().is_dir()
-        }
-    )
-    if not (no_weights or no_data):
-        return
-    need = []
-    if no_data:
-        need.append(f"--data-root DIR (no folder {', '.join(no_data)})")
-    if no_weights:
-        need.append("--weights ARM=FILE for " + ", ".join(no_weights))
-    raise ScrutinyError(f"{p.path.parent.name} at scale paper needs local inputs: give " + " and ".join(need))
+        raise ScrutinyError(
+            f"--weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(load_claim(claim_file).arms)}"
+        )
+    arm_overrides = {arm: [f"model.weights={path}"] for arm, path in weights.items()}
+    return plan_claim(claim_file, scale, store, overrides=overrides, seeds=seeds, arm_overrides=arm_overrides)
 
 
 def _arm_of(p, spec) -> str:

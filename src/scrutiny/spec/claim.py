@@ -91,6 +91,12 @@ class Hypothesis(_Strict):
     higher_is_better: bool | None = None
     name: str | None = None
     note: str | None = None
+    scales: tuple[Literal["smoke", "cpu", "paper"], ...] | None = Field(
+        None, description="the scales at which this hypothesis is tested (default: all)"
+    )
+
+    def applies(self, scale: str) -> bool:
+        return self.scales is None or scale in self.scales
 
     @property
     def paired(self) -> bool:
@@ -174,6 +180,9 @@ class Scale(_Strict):
     arms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     note: str | None = None
     budget: str | None = Field(None, description="what this scale costs, for the reader (e.g. '5 min on 2 cores')")
+    requires: tuple[Literal["data_root", "weights"], ...] = Field(
+        (), description="local inputs the user must give at this scale: a data folder, weights for evaluation-only arms"
+    )
 
 
 class SectionRef(BaseModel):
@@ -252,17 +261,32 @@ def load_claim(path: str | Path) -> Claim:
         raise  # unreachable
 
 
-def arm_specs(claim: Claim, claim_path: str | Path, scale: str, overrides: list[str] | None = None) -> dict[str, Spec]:
-    """The resolved spec of every arm at ``scale``."""
+def arm_specs(
+    claim: Claim,
+    claim_path: str | Path,
+    scale: str,
+    overrides: list[str] | None = None,
+    arm_overrides: dict[str, list[str]] | None = None,
+) -> dict[str, Spec]:
+    """The resolved spec of every arm at ``scale``; ``arm_overrides`` (arm -> ``key=value``s) apply last."""
     from scrutiny.errors import ScrutinyError
 
     if scale not in ("smoke", "cpu", "paper"):
         raise ScrutinyError(f"--scale: expected smoke, cpu or paper, got {scale!r}")
     chosen = claim.scales.get(scale, Scale())  # type: ignore[arg-type]
+    unknown = sorted(set(arm_overrides or {}) - set(claim.arms))
+    if unknown:
+        raise ScrutinyError(f"arm overrides: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(claim.arms)}")
     base = Path(claim_path).parent
     specs = {}
     for name, arm in claim.arms.items():
-        sets = [*arm.set, *chosen.set, *chosen.arms.get(name, ()), *(overrides or [])]
+        sets = [
+            *arm.set,
+            *chosen.set,
+            *chosen.arms.get(name, ()),
+            *(overrides or []),
+            *(arm_overrides or {}).get(name, ()),
+        ]
         specs[name] = load_spec(base / arm.spec, sets)
     return specs
 
