@@ -133,7 +133,9 @@ def collect_arm(
         devices.append(float(result.get("device_time_s") or np.nan))
         info = result
     epochs = np.array(sorted({e for c in curves for e in c}), dtype=int)
-    curve = np.array([[c.get(int(e), np.nan) for e in epochs] for c in curves], dtype=float).reshape(len(curves), -1)
+    curve = np.array([[c.get(int(e), np.nan) for e in epochs] for c in curves], dtype=float).reshape(
+        len(curves), len(epochs)
+    )
     numeric = {
         k
         for r in results
