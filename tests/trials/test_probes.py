@@ -148,3 +148,10 @@ def test_a_diagnostic_trial_can_skip_its_checkpoint_and_counts_no_training_flops
     record = run_trial(spec, 0, Store(store_dir), threads=1)
     assert record["status"] == "complete" and record["flops_per_train_step"] is None
     assert not (store_dir / record["trial_id"] / "checkpoint.pt").exists()
+
+
+def test_probe_requirements_are_checked_when_the_spec_loads(tiny_spec_file):
+    with pytest.raises(SpecError, match=r"probes\.0: probe 'monitor' needs eval\.save_batches: True"):
+        load_spec(tiny_spec_file, ["probes=[{name: monitor}]"])
+    spec = load_spec(tiny_spec_file, ["probes=[{name: monitor}]", "eval.save_batches=true"])
+    assert spec.probes[0].name == "monitor"

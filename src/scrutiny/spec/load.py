@@ -194,7 +194,23 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         }
         for i, probe in enumerate(spec.probes)
     ]
+    _check_probe_requirements(resolved, sources, fallback)
     return Spec.model_validate(resolved)
+
+
+def _check_probe_requirements(resolved: dict[str, Any], sources: dict[str, str], fallback: str) -> None:
+    """A probe registered with ``requires={"eval.save_batches": True}`` needs those spec values: say so at load."""
+    for i, probe in enumerate(resolved["probes"]):
+        for key, expected in PROBES.meta(probe["name"]).get("requires", {}).items():
+            value: Any = resolved
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value != expected:
+                raise SpecError(
+                    source_of(f"probes.{i}", sources, fallback),
+                    f"probes.{i}",
+                    f"probe '{probe['name']}' needs {key}: {expected} (the spec has {value})",
+                )
 
 
 def _check_trial_protocol(name: str, args: dict[str, Any], sources: dict[str, str], fallback: str) -> None:
