@@ -78,10 +78,11 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
 
 
 def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
-    """Metric -> (the arms tested on it, in order; the arms whose reported value is in it).
+    """Metric -> (the arms tested on it, in order; the arms whose reported value is drawn in it).
 
-    Arms that no hypothesis names are shown on the claim's metric. Each metric gets its own panel, so an accuracy
-    and a distance in pixels never share an axis.
+    Only the hypotheses tested at the result's scale count. Arms that none of them names are shown on the claim's
+    metric. Each metric gets its own panel, so an accuracy and a distance in pixels never share an axis, and a
+    reported value is drawn only where a hypothesis at this scale compares the arm with it.
     """
     claim = result.claim
     panels: dict[str, tuple[list[str], set[str]]] = {}
@@ -94,6 +95,8 @@ def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
             rep.add(arm)
 
     for h in claim.hypotheses:
+        if not h.applies(result.scale):
+            continue
         metric = h.metric or claim.metric
         add(metric, h.a, reported=h.kind == "matches_reported" and h.value is None)
         if h.b is not None:
@@ -102,18 +105,9 @@ def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
     for arm in result.arms:
         if arm not in named:
             add(claim.metric, arm)
-    for metric, (names, rep) in panels.items():
-        if metric == claim.metric:  # reported values without a hypothesis are in the claim's metric
-            rep.update(a for a in names if result.arms[a].reported and not _reported_elsewhere(claim, a, metric))
+    for names, _ in panels.values():
         names.sort(key=list(result.arms).index)
     return panels
-
-
-def _reported_elsewhere(claim: Any, arm: str, metric: str) -> bool:
-    return any(
-        h.kind == "matches_reported" and h.a == arm and h.value is None and (h.metric or claim.metric) != metric
-        for h in claim.hypotheses
-    )
 
 
 def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], set[str]]], plot_scores) -> Any:
