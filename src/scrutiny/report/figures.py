@@ -12,7 +12,7 @@ import numpy as np
 from scrutiny.analysis.scores import ArmScores
 from scrutiny.analysis.verdicts import Verdict
 
-_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 
 
 def _axes(ax, figsize):
@@ -96,7 +96,8 @@ def plot_scores(
 
 def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy of the evaluated split"):
     """Per-epoch accuracy: the mean over seeds as a line, the range over seeds as a band."""
-    fig, ax = _axes(ax, (5.6, 3.0))
+    rows = (len(arms) + 1) // 2
+    fig, ax = _axes(ax, (7.0, 3.0 + 0.22 * rows))
     for i, arm in enumerate(arms):
         if arm.curves.size == 0:
             continue
@@ -109,7 +110,9 @@ def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy o
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(
+        fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2
+    )  # below: the plot keeps its width
     fig.tight_layout()
     return ax
 
