@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from scrutiny.errors import ScrutinyError
 from scrutiny.probes._base import ProbeContext, ProbeOutput
 from scrutiny.protocols._base import ImageProtocol, ProtocolError
-from scrutiny.protocols.imagefolder_eval import TOPK, EvalResult, Predictions, evaluate_imagefolder
+from scrutiny.protocols.imagefolder_eval import TOPK, EvalResult, evaluate_imagefolder, evaluate_views
 from scrutiny.protocols.run_eval import build_protocols, check_multi_scale, protocol_name
 from scrutiny.registry import PROBES
 from scrutiny.stats import bootstrap_mean_discrete
@@ -106,12 +106,6 @@ def _collate(batch: Sequence[tuple[Any, int]]) -> tuple[list[Any], torch.Tensor]
     return [v for v, _ in batch], torch.tensor([t for _, t in batch], dtype=torch.long)
 
 
-def _to(views: Any, device: torch.device) -> Any:
-    if isinstance(views, torch.Tensor):
-        return views.to(device)
-    return [_to(v, device) for v in views]
-
-
 def evaluate_raw(
     model: torch.nn.Module,
     raw: Dataset,
@@ -131,50 +125,8 @@ def evaluate_raw(
         _Views(raw, protocol), batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate
     )
     total = len(raw)  # type: ignore[arg-type]
-    was_training = model.training
-    model.eval()
-    n = top1 = top5 = k = 0
-    targets, topk, topk_scores = [], [], []
-    try:
-        with torch.no_grad():
-            for views, target in loader:
-                scores = protocol.scores(model, _to(views, device))
-                if scores.shape != (len(target), scores.shape[-1]) or scores.shape[-1] < num_classes:
-                    raise ProtocolError(
-                        f"{protocol.name}: expected scores (B={len(target)}, K>={num_classes}), "
-                        f"got {tuple(scores.shape)}"
-                    )
-                k = min(TOPK, scores.shape[-1])
-                top = scores.float().topk(k, dim=1)
-                best = top.indices
-                targets.append(target.cpu())
-                topk.append(best.cpu())
-                topk_scores.append(top.values.cpu())
-                hit = best == target.to(best.device)[:, None]
-                n += len(target)
-                top1 += int(hit[:, 0].sum())
-                top5 += int(hit.any(dim=1).sum())
-    finally:
-        model.train(was_training)
-    if n != total or n == 0:
-        raise ProtocolError(f"{protocol.name}: evaluated {n} examples but the raw split holds {total}")
-    return EvalResult(
-        protocol=protocol.name,
-        params=protocol.params(),
-        n=n,
-        top1_correct=top1,
-        top5_correct=top5,
-        top1_error=1 - top1 / n,
-        top5_error=1 - top5 / n,
-        k=k,
-        classes=[str(c) for c in range(num_classes)],
-        predictions=Predictions(
-            paths=[],  # images held in memory have no paths
-            targets=torch.cat(targets).numpy(),
-            topk=torch.cat(topk).numpy(),
-            topk_scores=torch.cat(topk_scores).numpy(),
-        ),
-    )
+    classes = [str(c) for c in range(num_classes)]
+    return evaluate_views(model, loader, protocol, classes, total, "the raw split", device)
 
 
 def raw_source(bundle: Any, split: str) -> tuple[str, Dataset | Path]:

@@ -167,6 +167,28 @@ def evaluate_imagefolder(
         pin_memory=device.type == "cuda",
     )
     model.to(device)
+    paths = [p for p, _ in dataset.folder.samples]
+    return evaluate_views(model, loader, protocol, classes, total, str(root), device, progress, paths, save_predictions)
+
+
+def evaluate_views(
+    model: nn.Module,
+    loader: Any,
+    protocol: ImageProtocol,
+    classes: list[str],
+    total: int,
+    source: str,
+    device: torch.device,
+    progress: bool = False,
+    paths: list[str] | None = None,
+    keep_predictions: bool = True,
+) -> EvalResult:
+    """Score every batch of ``(views, targets)`` from ``loader`` under ``protocol`` and count exact top-1/top-5 hits.
+
+    The shared loop of :func:`evaluate_imagefolder` and of in-memory raw images: each batch's views go through
+    ``protocol.scores`` at once, the model is in eval mode for the run (its mode restored), and the count of
+    evaluated examples must equal ``total``.
+    """
     was_training = model.training
     model.eval()
     n = top1 = top5 = 0
@@ -188,7 +210,7 @@ def evaluate_imagefolder(
                 n += len(target)
                 top1 += int(hit[:, 0].sum())
                 top5 += int(hit.any(dim=1).sum())
-                if save_predictions:
+                if keep_predictions:
                     targets.append(target.cpu())
                     topks.append(best.cpu())
                     topk_scores.append(best_scores.cpu())
@@ -199,13 +221,13 @@ def evaluate_imagefolder(
         if progress:
             print(file=sys.stderr)
     if n != total:
-        raise ProtocolError(f"{protocol.name}: evaluated {n} examples but '{root}' holds {total}")
+        raise ProtocolError(f"{protocol.name}: evaluated {n} examples but '{source}' holds {total}")
     if n == 0:
-        raise DataError(f"root: '{root}' holds no images")
+        raise DataError(f"root: '{source}' holds no images")
     predictions = None
-    if save_predictions:
+    if keep_predictions:
         predictions = Predictions(
-            paths=[p for p, _ in dataset.folder.samples],
+            paths=list(paths or []),
             targets=torch.cat(targets).numpy(),
             topk=torch.cat(topks).numpy(),
             topk_scores=torch.cat(topk_scores).numpy(),
