@@ -146,3 +146,18 @@ def test_a_trial_trains_with_imagenet_augmentation(folder, tmp_path):
     record = run_trial(spec, 0, Store(tmp_path / "runs"), threads=1)
     assert record["status"] == "complete", record.get("error")
     assert record["final_val_n"] == 6
+
+
+def test_val_only_reads_only_the_validation_folder(folder):
+    import shutil
+
+    from scrutiny.errors import DataError
+
+    shutil.rmtree(folder / "train")
+    bundle = DATASETS.get("imagefolder")(root=str(folder), size=32, resize=36, val_only=True)
+    assert set(bundle.splits) == {"val"} and bundle.train_split == "val" and bundle.num_classes == 2
+    assert len(bundle.split("val")) == 6
+    with pytest.raises(DataError, match="val_only: for evaluation only"):
+        DATASETS.get("imagefolder")(root=str(folder), val_only=True, train_aug="scale_jitter")
+    with pytest.raises(DataError, match="train"):
+        DATASETS.get("imagefolder")(root=str(folder))

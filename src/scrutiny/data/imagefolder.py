@@ -50,6 +50,7 @@ def imagefolder(
     color_jitter: float = 0.0,
     lighting_std: float = 0.0,
     train_interpolation: Interpolation = "bilinear",
+    val_only: bool = False,
 ) -> DataBundle:
     """Class-folder images under root/train and root/val, resized to ``resize`` and centre-cropped to ``size``.
 
@@ -66,6 +67,9 @@ def imagefolder(
         color_jitter: Brightness/contrast/saturation strength (fb.resnet.torch: 0.4; 0 = off).
         lighting_std: σ of AlexNet's PCA lighting (0.1 in both recipes; 0 = off).
         train_interpolation: Resize kernel of the training geometry (fb.resnet.torch: bicubic).
+        val_only: Read only ``root/val`` (for evaluating published weights with ``train.epochs: 0``: no scan of the
+            training images, and a copy of the validation set is all that is needed); ``val`` then also stands in
+            as the training split, so training on it is refused.
     """
     from torchvision.transforms import v2
 
@@ -97,6 +101,25 @@ def imagefolder(
         ]
     )
     splits = {}
+    augmenting = train_aug != "none" or color_jitter > 0 or lighting_std > 0
+    if val_only:
+        if augmenting:
+            raise DataError(
+                "data.val_only: for evaluation only; training augmentation (train_aug, color_jitter, "
+                "lighting_std) needs train/"
+            )
+        folder = base / "val"
+        if not folder.is_dir():
+            raise DataError(f"data.root: '{folder}' does not exist (imagefolder with val_only expects {base}/val)")
+        val = _folder(folder, transform)
+        return DataBundle(
+            splits={"val": val},
+            num_classes=len(val.classes),
+            in_channels=3,
+            image_size=(size, size),
+            train_split="val",
+            info={"n_val": len(val), "root": str(base), "val_only": True},
+        )
     for split in ("train", "val"):
         folder = base / split
         if not folder.is_dir():
@@ -105,7 +128,6 @@ def imagefolder(
     classes = splits["train"].classes
     if splits["val"].classes != classes:
         raise DataError(f"data.root: class folders of '{base}/train' and '{base}/val' differ")
-    augmenting = train_aug != "none" or color_jitter > 0 or lighting_std > 0
     if augmenting:
         splits["train_raw"] = _folder(base / "train", v2.PILToTensor())
     return DataBundle(
