@@ -163,3 +163,9 @@ def test_a_single_trial_with_its_own_interval_is_decided_on_it():
     assert evaluate(hyp("w[final_test_acc] ≈ 0.2274 ± 0.001"), {"w": one}).verdict == INCONCLUSIVE
     # two-arm comparisons still need seeds
     assert evaluate(hyp("w > w2"), {"w": one, "w2": arm("w2", [0.3])}).verdict == INCONCLUSIVE
+
+
+def test_an_arm_without_complete_trials_is_inconclusive_on_any_metric():
+    empty = arm("e", [])
+    v = evaluate(hyp("e[some_probe_field] > 0.5"), {"e": empty})
+    assert v.verdict == INCONCLUSIVE and "fewer than 2 complete seeds" in v.reason

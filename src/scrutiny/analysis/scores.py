@@ -51,7 +51,7 @@ class ArmScores:
 
     def values(self, metric: str) -> np.ndarray:
         """Per-seed values ``(n_complete,)`` of ``metric`` (the claim's metric or any other numeric final field)."""
-        if metric == self.metric:
+        if metric == self.metric or self.n == 0:  # no complete trial: no values of any metric
             return self.scores
         if metric not in self.others:
             from scrutiny.errors import ScrutinyError
