@@ -146,3 +146,53 @@ def test_protocol_table_at_paper_scale_uses_binomial_intervals_and_compares_with
         SimpleNamespace(scale="cpu", arms=result.arms), None, published={"resnet50": {"single": [24.7]}}
     )
     assert cpu.tables[0].rows[0][8] is None and cpu.verdict is None
+
+
+def test_the_paper_scale_path_end_to_end_on_a_tiny_val_folder_and_local_weights(tmp_path, cli_env):
+    """Published weights, one trial per arm: every verdict comes from the crops probe's intervals over images."""
+    import numpy as np
+    from PIL import Image
+
+    from scrutiny.models import build_model
+
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        d = tmp_path / "imagenet" / "val" / f"n{c:08d}"
+        d.mkdir(parents=True)
+        for i in range(6):
+            w, h = int(rng.integers(36, 52)), int(rng.integers(36, 52))
+            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    torch.manual_seed(0)
+    model = build_model({"name": "resnet", "depth": 18, "num_classes": 3}, {})
+    weights = tmp_path / "r18.pt"
+    torch.save(model.state_dict(), weights)
+    args = ["case", "resnet_eval", "--scale", "paper", "--data-root", str(tmp_path / "imagenet")]
+    for arm in ARMS:
+        args += ["--weights", f"{arm}={weights}"]
+    args += [
+        "--set",
+        "model.depth=18",
+        "--set",
+        "model.stride_in=3x3",
+        "--set",
+        "data.size=32",
+        "--set",
+        "data.resize=36",
+    ]
+    args += [
+        "--set",
+        "data.num_workers=0",
+        "--set",
+        "probes=[{name: crops, protocols: [single, ten, multi], batch_size: 6}]",
+    ]
+    args += ["--store", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--json"]
+    proc = _cli(args, cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["scale"] == "paper" and all(a["n"] == 1 for a in data["arms"].values())
+    verdicts = data["verdicts"]
+    assert len(verdicts) == 21  # 8 orderings + 13 published numbers, all tested at this scale
+    assert all(v["test"].startswith("one trial") for v in verdicts), {v["test"] for v in verdicts}
+    # an untrained 3-class net is nowhere near ImageNet's published errors
+    published = [v for v in verdicts if v["kind"] == "matches_reported"]
+    assert {v["verdict"] for v in published} == {"NOT REPRODUCED"}
