@@ -116,8 +116,14 @@ def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], s
     from scrutiny.stats import mean_ci
 
     widest = max(len(names) for names, _ in panels.values())
-    fig, axes = plt.subplots(len(panels), 1, figsize=(2.0 + 1.2 * widest, 3.9 * len(panels)), dpi=150, squeeze=False)
-    for ax, (metric, (names, reported)) in zip(axes[:, 0], panels.items(), strict=True):
+    cols = 1 if widest > 3 else min(3, len(panels))  # narrow panels side by side, wide ones stacked
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * max(3.4, 2.0 + 1.2 * widest), 3.9 * rows), dpi=150, squeeze=False
+    )
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (metric, (names, reported)) in zip(axes.flat, panels.items(), strict=False):
         arms = [result.arms[n] for n in names]
         values = {a.name: a.values(metric) if a.n else a.scores for a in arms}
         intervals = {}
