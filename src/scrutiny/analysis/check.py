@@ -142,8 +142,6 @@ def check_inputs(p: ClaimPlan) -> None:
     (``train.epochs: 0``) must load ``model.weights``, or it would evaluate a random network. scrutiny downloads
     neither.
     """
-    from pathlib import Path as _Path
-
     from scrutiny.errors import ScrutinyError
     from scrutiny.spec.claim import Scale
 
@@ -154,7 +152,7 @@ def check_inputs(p: ClaimPlan) -> None:
             {
                 str(s.data.root)
                 for s in p.specs.values()
-                if not s.data.root or not _Path(s.data.root).expanduser().is_dir()
+                if not s.data.root or not Path(s.data.root).expanduser().is_dir()
             }
         )
         if bad:

@@ -146,11 +146,10 @@ def _plan(claim_file: Path, scale: str | None, store: Store, overrides: list[str
     from scrutiny.errors import ScrutinyError
     from scrutiny.spec.claim import load_claim
 
-    unknown = sorted(set(weights) - set(load_claim(claim_file).arms)) if weights else []
+    arms = list(load_claim(claim_file).arms) if weights else []
+    unknown = sorted(set(weights) - set(arms))
     if unknown:
-        raise ScrutinyError(
-            f"--weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(load_claim(claim_file).arms)}"
-        )
+        raise ScrutinyError(f"--weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(arms)}")
     arm_overrides = {arm: [f"model.weights={path}"] for arm, path in weights.items()}
     return plan_claim(claim_file, scale, store, overrides=overrides, seeds=seeds, arm_overrides=arm_overrides)
 
