@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
 
 from scrutiny.diagnostics._blocks import PatternArg, SPPBlock, SupportsSPP, compile_patterns, resolve_blocks
 from scrutiny.diagnostics._channel_stats import ChannelStats, signal_metrics
@@ -211,31 +212,25 @@ def spp(
     out_stats = [ChannelStats() for _ in resolved]
     res_stats = [ChannelStats() if r is not None else None for *_, r in resolved]
     calls = [0] * len(resolved)
-    handles = []
+    # One process-wide forward hook that looks modules up by identity: registering 2 hooks on each of hundreds of
+    # blocks cost more than the statistics themselves (benchmarks/spp_overhead.py).
+    targets: dict[int, list[tuple[bool, int]]] = {}
+    for i, (_, _, block, residual) in enumerate(resolved):
+        targets.setdefault(id(block), []).append((True, i))
+        if residual is not None:
+            targets.setdefault(id(residual), []).append((False, i))
 
-    def out_hook(i: int):
-        stats = out_stats[i]
-
-        def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
-            calls[i] += 1
-            stats.update(out)  # stats at once: later in-place ops (``out += identity``) must not leak in
-
-        return hook
-
-    def res_hook(i: int):
-        stats = res_stats[i]
-
-        def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
-            stats.update(out)  # type: ignore[union-attr]
-
-        return hook
+    def hook(module: nn.Module, _inp: Any, out: Any) -> None:
+        for is_block, i in targets.get(id(module), ()):
+            if is_block:
+                calls[i] += 1
+                out_stats[i].update(out)  # stats at once: later in-place ops (``out += identity``) must not leak in
+            else:
+                res_stats[i].update(out)  # type: ignore[union-attr]
 
     n_examples = 0
+    handle = register_module_forward_hook(hook)
     try:
-        for i, (_, _, block, residual) in enumerate(resolved):
-            handles.append(block.register_forward_hook(out_hook(i)))
-            if residual is not None:
-                handles.append(residual.register_forward_hook(res_hook(i)))
         with measurement_mode(model, mode), torch.no_grad():
             for x in batches:
                 calls[:] = [0] * len(calls)
@@ -245,8 +240,7 @@ def spp(
                 if bad:
                     raise RuntimeError(f"each block must run exactly once per forward; (block, calls): {bad[:5]}")
     finally:
-        for h in handles:
-            h.remove()
+        handle.remove()
     rows = tuple(
         SPPRow(
             name,
