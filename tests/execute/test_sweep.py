@@ -116,7 +116,7 @@ from scrutiny.spec import load_spec
 from scrutiny.store import Store
 
 if __name__ == "__main__":  # worker processes are spawned and re-import this file
-    spec = load_spec(sys.argv[1], ["train.epochs=3"])
+    spec = load_spec(sys.argv[1], ["train.epochs=6"])
     result = run_sweep(spec, list(range(8)), Store(sys.argv[2]), workers=2, threads=1)
     print("interrupted" if result.interrupted else "finished", len(result.ran), flush=True)
 """
@@ -131,12 +131,12 @@ def test_ctrl_c_on_a_parallel_sweep_keeps_finished_trials_and_fails_none(tiny_sp
     deadline = time.time() + 120
     while time.time() < deadline and len(list(store_dir.glob("*/result.json"))) < 1 and proc.poll() is None:
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # 6 epochs a trial leave seconds between the first result and the last
     out, _ = proc.communicate(timeout=60)
-    assert out.startswith("interrupted")
+    assert out.startswith("interrupted"), out
     store = Store(store_dir)
     statuses = [store.status(t) for t in store.trial_ids()]
     assert "failed" not in statuses and statuses.count("complete") >= 1
-    rerun = run_sweep(load_spec(tiny_spec_file, ["train.epochs=3"]), list(range(8)), store, threads=1)
+    rerun = run_sweep(load_spec(tiny_spec_file, ["train.epochs=6"]), list(range(8)), store, threads=1)
     assert not rerun.interrupted and len(rerun.skipped) == statuses.count("complete")
     assert all(store.status(t) == "complete" for t in store.trial_ids()) and len(store.trial_ids()) == 8
