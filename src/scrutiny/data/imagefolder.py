@@ -19,12 +19,9 @@ from pathlib import Path
 import torch
 
 from scrutiny.data._bundle import DataBundle
-from scrutiny.data.imagenet_aug import ImageNetTrainAugment, Interpolation, TrainAug
+from scrutiny.data.imagenet_aug import Interpolation, TrainAug, eval_view, train_augment
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _folder(path: Path, transform) -> torch.utils.data.Dataset:
@@ -76,30 +73,19 @@ def imagefolder(
     if root is None:
         raise DataError("data.root: required for imagefolder (a folder with train/ and val/ class folders)")
     base = Path(root).expanduser()
-    try:
-        augment = ImageNetTrainAugment(
-            train_aug,
-            size,
-            resize,
-            scale_range,
-            area_range,
-            ratio_range,
-            flip,
-            color_jitter,
-            lighting_std,
-            train_interpolation,
-        )
-    except ValueError as exc:
-        raise DataError(f"data: {exc}") from None
-    transform = v2.Compose(
-        [
-            v2.PILToTensor(),
-            v2.Resize(resize, antialias=True),
-            v2.CenterCrop(size),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
+    augment = train_augment(
+        train_aug,
+        size,
+        resize,
+        scale_range,
+        area_range,
+        ratio_range,
+        flip,
+        color_jitter,
+        lighting_std,
+        train_interpolation,
     )
+    transform = v2.Compose([v2.PILToTensor(), eval_view(size, resize)])
     splits = {}
     augmenting = train_aug != "none" or color_jitter > 0 or lighting_std > 0
     if val_only:

@@ -222,3 +222,28 @@ class ImageNetTrainAugment:
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw and apply in one go (for interactive use; training draws per (epoch, index))."""
         return self.apply(x, self.draw(generator, tuple(x.shape)))
+
+
+def eval_view(size: int, resize: int) -> Any:
+    """The evaluation view of a uint8 image ``(3, H, W)``: shorter side to ``resize`` (bilinear, antialiased),
+    centre ``size`` crop, ImageNet mean and std. Returns a ``torchvision.transforms.v2`` transform."""
+    from torchvision.transforms import v2
+
+    return v2.Compose(
+        [
+            v2.Resize(resize, antialias=True),
+            v2.CenterCrop(size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def train_augment(*args: Any) -> ImageNetTrainAugment:
+    """:class:`ImageNetTrainAugment` of the given arguments; invalid ones are a one-line ``DataError``."""
+    from scrutiny.errors import DataError
+
+    try:
+        return ImageNetTrainAugment(*args)
+    except ValueError as exc:
+        raise DataError(f"data: {exc}") from None

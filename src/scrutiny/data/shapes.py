@@ -32,12 +32,10 @@ import torch
 from torch.utils.data import Dataset
 
 from scrutiny.data._bundle import DataBundle
-from scrutiny.data.imagenet_aug import ImageNetTrainAugment, Interpolation, TrainAug
+from scrutiny.data.imagenet_aug import Interpolation, TrainAug, eval_view, train_augment
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "cross", "diamond", "hbars", "vbars")
 _SPLIT_IDS = {"train": 0, "val": 1}
 
@@ -140,17 +138,8 @@ class EvalView(Dataset):
     """The evaluation view of raw images: shorter side to ``resize`` (bilinear, antialiased), centre ``size`` crop."""
 
     def __init__(self, raw: RawImages, size: int, resize: int) -> None:
-        from torchvision.transforms import v2
-
         self.raw = raw
-        self.transform = v2.Compose(
-            [
-                v2.Resize(resize, antialias=True),
-                v2.CenterCrop(size),
-                v2.ToDtype(torch.float32, scale=True),
-                v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-            ]
-        )
+        self.transform = eval_view(size, resize)
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -230,21 +219,18 @@ def shapes(
         raise DataError(f"data.min_side: {min_side} is smaller than the crop size {size}")
     if n_train < 1 or n_val < 1:
         raise DataError(f"data.n_train/n_val: expected positive counts, got {n_train}, {n_val}")
-    try:
-        augment = ImageNetTrainAugment(
-            train_aug,
-            size,
-            resize,
-            scale_range,
-            area_range,
-            ratio_range,
-            flip,
-            color_jitter,
-            lighting_std,
-            train_interpolation,
-        )
-    except ValueError as exc:
-        raise DataError(f"data: {exc}") from None
+    augment = train_augment(
+        train_aug,
+        size,
+        resize,
+        scale_range,
+        area_range,
+        ratio_range,
+        flip,
+        color_jitter,
+        lighting_std,
+        train_interpolation,
+    )
     if not 0 < obj_min <= obj_max <= 1:
         raise DataError(f"data.obj_min/obj_max: expected 0 < obj_min <= obj_max <= 1, got {obj_min}, {obj_max}")
     args = {"min_side": min_side, "max_side": max_side, "noise": noise, "clutter": clutter}

@@ -9,10 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from scrutiny.data.imagenet_aug import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (re-exported: one definition)
 from scrutiny.protocols._base import Average, ProtocolError, View
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 AVERAGES = ("prob", "logit")
 
