@@ -12,6 +12,14 @@ from scrutiny.cli._output import Output, fmt
 from scrutiny.cli._progress import progress_reporter
 from scrutiny.store import Store
 
+# The options of ``check`` and ``case``, defined once (typer needs them in both signatures).
+ScaleOpt = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the claim's default_scale).")
+OutOpt = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>).")
+SeedsOpt = typer.Option(None, "--seeds", help="Override the scale's seeds: '0-4' or '0,3,7'.")
+WorkersOpt = typer.Option(1, "--workers", min=1, help="Worker processes.")
+ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads per trial.")
+RetryOpt = typer.Option(False, "--retry-failed", help="Run failed trials again.")
+DryRunOpt = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing.")
 DataRootOpt = typer.Option(
     None, "--data-root", help="Set data.root of every arm (e.g. an ImageNet folder with train/ and val/)."
 )
@@ -161,68 +169,41 @@ def _arm_of(p, spec) -> str:
 @app.command()
 def check(
     claim_file: Path = typer.Argument(..., help="Claim YAML file."),
-    scale: str = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the claim's default_scale)."),
-    out_dir: Path = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>)."),
-    seeds: str = typer.Option(None, "--seeds", help="Override the scale's seeds: '0-4' or '0,3,7'."),
+    scale: str = ScaleOpt,
+    out_dir: Path = OutOpt,
+    seeds: str = SeedsOpt,
     overrides: list[str] = SetOpt,
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing."),
+    workers: int = WorkersOpt,
+    threads: int = ThreadsOpt,
+    retry_failed: bool = RetryOpt,
+    dry_run: bool = DryRunOpt,
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
     data_root: Path = DataRootOpt,
     weights: list[str] = WeightsOpt,
 ) -> None:
     """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
-    _check(
-        claim_file,
-        scale,
-        out_dir,
-        seeds,
-        overrides or [],
-        workers,
-        threads,
-        retry_failed,
-        dry_run,
-        store,
-        as_json,
-        data_root,
-        weights,
-    )
+    _check(**{**locals(), "overrides": overrides or []})
 
 
 @app.command()
 def case(
     name: str = typer.Argument(..., help="A built-in case (see 'scrutiny list cases')."),
-    scale: str = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the case's default_scale)."),
-    out_dir: Path = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>)."),
-    seeds: str = typer.Option(None, "--seeds", help="Override the scale's seeds."),
+    scale: str = ScaleOpt,
+    out_dir: Path = OutOpt,
+    seeds: str = SeedsOpt,
     overrides: list[str] = SetOpt,
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing."),
+    workers: int = WorkersOpt,
+    threads: int = ThreadsOpt,
+    retry_failed: bool = RetryOpt,
+    dry_run: bool = DryRunOpt,
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
     data_root: Path = DataRootOpt,
     weights: list[str] = WeightsOpt,
 ) -> None:
     """Run a built-in case study: 'scrutiny check' on its packaged claim."""
+    args = {**locals(), "overrides": overrides or []}  # first: the parameters only
     from scrutiny.cases import case_claim
 
-    _check(
-        case_claim(name),
-        scale,
-        out_dir,
-        seeds,
-        overrides or [],
-        workers,
-        threads,
-        retry_failed,
-        dry_run,
-        store,
-        as_json,
-        data_root,
-        weights,
-    )
+    _check(claim_file=case_claim(args.pop("name")), **args)
