@@ -82,3 +82,17 @@ def test_section_arguments_are_checked_when_the_claim_loads(tmp_path):
     path.write_text(CLAIM.replace("name: budget", "name: budgett"))
     with pytest.raises(SpecError, match=r"sections\.2\.name.*budget"):
         load_claim(path)
+
+
+def test_sections_name_an_unknown_arm_in_one_line(report):
+    from scrutiny.analysis.sections import arm_names, probe_table
+    from scrutiny.errors import ScrutinyError
+    from scrutiny.registry import SECTIONS
+    from scrutiny.store import Store
+
+    result, _ = report
+    with pytest.raises(ScrutinyError, match=r"sections: threshold_counts: unknown arms \['nope'\]"):
+        SECTIONS.get("threshold_counts")(result, None, threshold=0.5, arms=["nope"])
+    assert arm_names(result, None, "x") == ["wide", "untrained"]
+    with pytest.raises(ScrutinyError, match=r"sections: spp: trial abc-s0 has no 'spp' probe table with 'rows'"):
+        probe_table(Store(result.path.parent / "runs"), "abc-s0", "spp", "rows", "spp")

@@ -13,8 +13,8 @@ new section is a new file.
 """
 
 from scrutiny._discover import import_submodules
-from scrutiny.analysis.sections._base import Figure, ReportSection, Table, build_sections
+from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names, build_sections, probe_table
 
-__all__ = ["Figure", "ReportSection", "Table", "build_sections"]
+__all__ = ["Figure", "ReportSection", "Table", "arm_names", "build_sections", "probe_table"]
 
 import_submodules(__name__)

@@ -63,6 +63,28 @@ class ReportSection:
         }
 
 
+def arm_names(result: Any, arms: list[str] | None, section: str) -> list[str]:
+    """``arms`` (default: every arm of the claim), each checked to be an arm; a one-line error names the section."""
+    names = list(arms) if arms else list(result.arms)
+    unknown = sorted(set(names) - set(result.arms))
+    if unknown:
+        raise ScrutinyError(f"sections: {section}: unknown arms {unknown}; arms are {sorted(result.arms)}")
+    return names
+
+
+def probe_table(store: Any, trial_id: str, prefix: str, key: str, section: str) -> dict[str, Any]:
+    """The ``prefix`` probe's tables of one trial, which must hold ``key``; a one-line error otherwise."""
+    from scrutiny.errors import StoreError
+
+    try:
+        table = store.probe(trial_id, prefix)
+    except StoreError:
+        table = None
+    if not table or key not in table:
+        raise ScrutinyError(f"sections: {section}: trial {trial_id} has no '{prefix}' probe table with '{key}'")
+    return table
+
+
 def build_sections(result: Any, store: Any) -> list[ReportSection]:
     """Build every section that ``result``'s claim lists, in order."""
     from scrutiny.registry import SECTIONS

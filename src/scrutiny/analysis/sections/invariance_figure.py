@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scrutiny.analysis.sections._base import Figure, ReportSection, Table
-from scrutiny.errors import ScrutinyError, StoreError
+from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names, probe_table
 from scrutiny.registry import SECTIONS
 from scrutiny.stats import mean_ci
 
@@ -69,12 +68,7 @@ def _group_curve(result: Any, store: Any, label: str, arms: list[str], prefix: s
             tid = f"{arm.spec_hash}-s{seed}"
             if tid in trials:  # arms that resolve to the same spec (e.g. instances collapsed by a scale) share trials
                 continue
-            try:
-                table = store.probe(tid, prefix)
-            except StoreError:
-                table = None
-            if not table or "classes" not in table:
-                raise ScrutinyError(f"sections: invariance_figure: trial {tid} of arm '{name}' has no '{prefix}' table")
+            table = probe_table(store, tid, prefix, "classes", "invariance_figure")
             by_size: dict[int, list[float]] = {}
             for row in table["classes"]:
                 if row["ekld"] is not None and row["train_size"] is not None:
@@ -143,9 +137,7 @@ def invariance_figure(
         note: A paragraph shown before the figure.
     """
     groups = groups or {name: [name] for name in result.arms}
-    unknown = sorted({a for arms in groups.values() for a in arms} - set(result.arms))
-    if unknown:
-        raise ScrutinyError(f"sections: invariance_figure: unknown arms {unknown}; arms are {sorted(result.arms)}")
+    arm_names(result, [a for arms in groups.values() for a in arms], "invariance_figure")
     curves = [_group_curve(result, store, label, list(arms), prefix) for label, arms in groups.items()]
     curves = [c for c in curves if c.trials]
     rows: list[list[Any]] = []

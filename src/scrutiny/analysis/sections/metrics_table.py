@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrutiny.analysis.sections._base import ReportSection, Table
+from scrutiny.analysis.sections._base import ReportSection, Table, arm_names
 from scrutiny.registry import SECTIONS
 
 
@@ -21,12 +21,7 @@ def metrics_table(
 
     Arms that lack a field show a dash; the table never drops a row silently.
     """
-    names = arms or list(result.arms)
-    unknown = [a for a in names if a not in result.arms]
-    if unknown:
-        from scrutiny.errors import ScrutinyError
-
-        raise ScrutinyError(f"sections: metrics_table: unknown arms {unknown}; arms are {sorted(result.arms)}")
+    names = arm_names(result, arms, "metrics_table")
     rows: list[list[Any]] = []
     data: dict[str, Any] = {}
     for name in names:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scrutiny.analysis.sections._base import Figure, ReportSection, Table
+from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
 
@@ -63,10 +63,7 @@ def monitor_audit(
         title: The heading.
         note: A paragraph shown first.
     """
-    names = arms or list(result.arms)
-    unknown = [a for a in names if a not in result.arms]
-    if unknown:
-        raise ScrutinyError(f"sections: monitor_audit: arms: unknown {unknown}; arms are {sorted(result.arms)}")
+    names = arm_names(result, arms, "monitor_audit")
     reported_key, exact_key = f"{prefix}_reported_acc", f"{prefix}_exact_acc"
     paragraphs = [note] if note else []
     paragraphs.append(

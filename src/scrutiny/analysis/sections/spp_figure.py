@@ -11,17 +11,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scrutiny.analysis.sections._base import Figure, ReportSection, Table
-from scrutiny.errors import ScrutinyError, StoreError
+from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names, probe_table
+from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
-
-
-def _arms(result: Any, arms: list[str] | None, section: str) -> list[str]:
-    names = arms or list(result.arms)
-    unknown = [a for a in names if a not in result.arms]
-    if unknown:
-        raise ScrutinyError(f"sections: {section}: unknown arms {unknown}; arms are {sorted(result.arms)}")
-    return names
 
 
 def _tables(result: Any, store: Any, name: str, prefix: str, seed: int | None) -> dict[int, dict[str, Any]]:
@@ -30,12 +22,7 @@ def _tables(result: Any, store: Any, name: str, prefix: str, seed: int | None) -
     seeds = arm.complete_seeds if seed is None else [s for s in arm.complete_seeds if s == seed]
     out = {}
     for s in seeds:
-        try:
-            table = store.probe(f"{arm.spec_hash}-s{s}", prefix)
-        except StoreError:
-            table = None
-        if table is None or "rows" not in table:
-            raise ScrutinyError(f"sections: arm '{name}' seed {s} has no '{prefix}' probe table; add the spp probe")
+        table = probe_table(store, f"{arm.spec_hash}-s{s}", prefix, "rows", "spp (add the spp probe to the arm)")
         out[s] = table
     return out
 
@@ -70,7 +57,7 @@ def spp_figure(
     from scrutiny.diagnostics.plots import plot_spp
     from scrutiny.probes.spp import table_result
 
-    names = _arms(result, arms, "spp_figure")
+    names = arm_names(result, arms, "spp_figure")
     spps, used, missing = {}, {}, []
     for name in names:
         tables = _tables(result, store, name, prefix, seed)
@@ -145,7 +132,7 @@ def spp_stage_table(
 
     Non-finite values (overflow) are shown as missing.
     """
-    names = _arms(result, arms, "spp_stage_table")
+    names = arm_names(result, arms, "spp_stage_table")
     columns = ["arm", "stage", "blocks", "var after transition", "var at end", "sq. mean at end", "mean res. var", "n"]
     rows: list[list[Any]] = []
     data: dict[str, Any] = {}

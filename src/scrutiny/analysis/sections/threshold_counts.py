@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from scrutiny.analysis.sections._base import ReportSection, Table
+from scrutiny.analysis.sections._base import ReportSection, Table, arm_names
 from scrutiny.registry import SECTIONS
 
 
@@ -24,7 +24,7 @@ def threshold_counts(
     A mean hides a bimodal outcome (most seeds perfect, one collapsed); the counts show it.
     """
     metric = metric or result.claim.metric
-    names = arms or list(result.arms)
+    names = arm_names(result, arms, "threshold_counts")
     rows = []
     data = {}
     for name in names:
