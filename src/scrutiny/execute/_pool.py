@@ -9,6 +9,7 @@ parent watches each process's sentinel, so a worker killed by a signal (the OOM 
 from __future__ import annotations
 
 import signal
+import threading
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
@@ -90,7 +91,15 @@ class WorkerPool:
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=_worker_main, args=(child, self._store_root, self._threads), daemon=True)
-        process.start()
+        # A worker starts with SIGINT ignored (an ignored signal stays ignored across exec), so a Ctrl-C sent to the
+        # whole terminal process group while it is still importing prints no traceback from it.
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            process.start()
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
         child.close()
         return _Worker(process, parent)
 

@@ -26,7 +26,7 @@ import yaml
 from pydantic import ConfigDict, ValidationError, create_model
 
 from scrutiny.errors import RegistryError, SpecError
-from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS
+from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS, UntrustedCodeError
 from scrutiny.spec._errors import excerpt, raise_spec_error, source_of
 from scrutiny.spec.schema import DataSection, Spec, builder_annotation
 
@@ -232,15 +232,27 @@ def load_spec(
     return resolve(merged, sources, fallback)
 
 
-def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallback: str = "<dict>") -> Spec:
-    """Validate a merged mapping and resolve the builder arguments of ``model`` and ``data``."""
+def resolve(
+    data: dict[str, Any], sources: dict[str, str] | None = None, fallback: str = "<dict>", *, trust_code: bool = True
+) -> Spec:
+    """Validate a merged mapping and resolve the builder arguments of ``model`` and ``data``.
+
+    Args:
+        data: The merged spec mapping.
+        sources: Dotted key -> the file (or ``--set``) that gave it, for error messages.
+        fallback: The source named for keys without one.
+        trust_code: Allow ``package.module:callable`` names outside scrutiny. False for a stored spec (data,
+            not code): such a name raises :class:`~scrutiny.registry.UntrustedCodeError` before any import.
+    """
     sources = sources or {}
     _check_finite(data, sources, fallback)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise_spec_error(exc, Spec, sources, fallback)
-    model_kwargs = _resolve_builder_args(spec.model.name, spec.model.kwargs, "model", MODELS, sources, fallback)
+    model_kwargs = _resolve_builder_args(
+        spec.model.name, spec.model.kwargs, "model", MODELS, sources, fallback, trust_code=trust_code
+    )
     data_kwargs = _resolve_builder_args(
         spec.data.name,
         spec.data.kwargs,
@@ -248,6 +260,7 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         DATASETS,
         sources,
         fallback,
+        trust_code=trust_code,
         common=set(DataSection.model_fields) - {"name"},
     )
     resolved = spec.model_dump(mode="python")
@@ -264,9 +277,10 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         PROTOCOLS,
         sources,
         fallback,
+        trust_code=trust_code,
         name_key="eval.protocol",
     )
-    _check_trial_protocol(spec.eval.protocol, resolved["eval"]["protocol_args"], sources, fallback)
+    _check_trial_protocol(spec.eval.protocol, resolved["eval"]["protocol_args"], sources, fallback, trust_code)
     resolved["probes"] = [
         {
             "name": probe.name,
@@ -278,6 +292,7 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
                 PROBES,
                 sources,
                 fallback,
+                trust_code=trust_code,
                 common={"ctx", "prefix"},
                 name_key=f"probes.{i}.name",
             ),
@@ -313,12 +328,14 @@ def _check_probe_requirements(resolved: dict[str, Any], sources: dict[str, str],
                 )
 
 
-def _check_trial_protocol(name: str, args: dict[str, Any], sources: dict[str, str], fallback: str) -> None:
+def _check_trial_protocol(
+    name: str, args: dict[str, Any], sources: dict[str, str], fallback: str, trust_code: bool = True
+) -> None:
     """A trial evaluates tensors; protocols that start from raw images (crops, scales) are for image folders."""
     from scrutiny.protocols._base import is_image_protocol
 
     try:
-        protocol = PROTOCOLS.get(name)(**args)
+        protocol = PROTOCOLS.get(name, trust_code=trust_code)(**args)
     except (TypeError, ValueError) as exc:
         raise SpecError(source_of("eval.protocol_args", sources, fallback), "eval.protocol_args", str(exc)) from None
     if is_image_protocol(protocol):
@@ -339,14 +356,19 @@ def _resolve_builder_args(
     fallback: str,
     common: set[str] | None = None,
     name_key: str | None = None,
+    trust_code: bool = True,
 ) -> dict[str, Any]:
     """Check ``kwargs`` against the builder's signature and fill its defaults (context arguments excluded)."""
     from scrutiny.models import CONTEXT_ARGS
 
+    name_key = name_key or f"{section}.name"
     try:
-        builder = registry.get(name)
+        builder = registry.get(name, trust_code=trust_code)
+    except UntrustedCodeError as exc:
+        raise UntrustedCodeError(
+            exc.kind, exc.name, f"{source_of(name_key, sources, fallback)}: {name_key}: "
+        ) from None
     except RegistryError as exc:
-        name_key = name_key or f"{section}.name"
         raise SpecError(source_of(name_key, sources, fallback), name_key, str(exc)) from None
     try:
         params = inspect.signature(builder).parameters
