@@ -60,17 +60,18 @@ def spec_data(spec) -> tuple[str, str | None, dict[str, Any]]:
     return spec.data.name, spec.data.root, spec.data.kwargs
 
 
-def pick_splits(bundle: DataBundle, splits: list[str] | None) -> tuple[str, list[str]]:
+def pick_splits(available: dict[str, Any], splits: list[str] | None) -> tuple[str, list[str]]:
     """``(reference, audited)``: the first of ``splits`` is the reference; default ``train`` and every other split.
 
     Splits that only re-hold another split's images for augmentation (``train_raw``, ``val_raw``) are skipped.
     """
     if splits:
         for s in splits:
-            bundle.split(s)  # raises DataError naming the splits there are
+            if s not in available:
+                raise DataError(f"splits: split '{s}' does not exist; this dataset has {sorted(available)}")
         if len(set(splits)) != len(splits):
             raise ScrutinyError(f"splits: a split is named twice in {splits}")
         return splits[0], splits[1:]
-    names = [s for s in bundle.splits if not s.endswith("_raw")]
+    names = [s for s in available if not s.endswith("_raw")]
     reference = "train" if "train" in names else names[0]
     return reference, [s for s in names if s != reference]

@@ -105,13 +105,19 @@ def duplicates(
     thresholds = Thresholds(phash=phash_distance, cosine=min_cosine)
     trial_store = Store(store)
     name, root, args = _audit_data(data, spec_file, overrides or [], embed, trial_store)
-    bundle = build_dataset(name, root, args)
-    reference, audited = pick_splits(bundle, [s.strip() for s in splits.split(",")] if splits else None)
-    chosen = {s: bundle.split(s) for s in [reference, *audited]}
+    if name in ("cifar10", "cifar100") and not (embed or embed_model):
+        from scrutiny.audit.cifar_files import read_cifar
+
+        available, bundle = read_cifar(root, name), None  # the pickles as they are: no checksum, no normalising
+    else:
+        bundle = build_dataset(name, root, args)
+        available = bundle.splits
+    reference, audited = pick_splits(available, [s.strip() for s in splits.split(",")] if splits else None)
+    chosen = {s: available[s] for s in [reference, *audited]}
     sources = sources_from_splits(chosen)
     skipped: list[str] = []
     features, embedding = None, None
-    if embed or embed_model:
+    if bundle is not None and (embed or embed_model):
         from scrutiny.audit.embed import embedder_from_registry, embedder_from_trial, penultimate_features
         from scrutiny.protocols.run_eval import resolve_device
 
@@ -134,10 +140,10 @@ def duplicates(
         dataset={"name": name, "root": root, "args": args},
         warn=skipped.append,
     )
-    for line in skipped[:20]:
-        out.note(f"warning: {line}")
+    for line in skipped[:20]:  # on stderr in JSON mode too, one unwrapped line each
+        typer.echo(f"warning: {line}", err=True)
     if len(skipped) > 20:
-        out.note(f"warning: {len(skipped) - 20} more unreadable images (listed in {out_file})")
+        typer.echo(f"warning: {len(skipped) - 20} more unreadable images (listed in {out_file})", err=True)
     audit.save(out_file)
     png = montage(audit, sources, montage_file or out_file.with_suffix(".png"))
     if as_json:
