@@ -189,16 +189,17 @@ class Spec(Section):
 
 
 _COUNT_NAMES = re.compile(
-    r"(n|num)_\w+|n[a-z]+s|\w*_size|size|\w*_side|width|depth|\w*channels|\w*classes|batch\w*|resize|crop|resolution"
-    r"|canvas|reps|\w*_per_class"
+    r"width|depth|\w*channels|\w*classes|\w*_size|size|\w*_side|resize|crop|resolution|canvas|reps|n_train|n_test"
+    r"|n_transforms|num_batches|nmasks|nfilters"
 )
 
 
 def builder_annotation(name: str, annotation: Any, default: Any) -> Any:
     """The type a registered builder's argument is checked with: booleans are not numbers, and a size or count.
 
-    A size or count is an ``int`` argument named like one (``n_train``, ``width``, ``batch_size``, ``*_per_class``,
-    ...) whose default is positive: it must be positive too (``min_*`` arguments excepted).
+    A size or count is an ``int`` argument named like one (``width``, ``depth``, ``batch_size``, ``*_channels``,
+    ``n_train``, ...) whose default is positive: it must be positive too (``min_*`` arguments excepted). Counts that
+    may be zero (``n_val``, ``val_per_class``) keep their builder's own check.
     """
     if annotation is int or annotation is float:
         positive = (
