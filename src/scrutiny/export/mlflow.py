@@ -33,7 +33,8 @@ class ExportSummary:
         created: Trial ids whose run was created now.
         replaced: Trial ids whose run was replaced because the trial's records changed.
         unchanged: Trial ids already exported as they are.
-        skipped: Trial ids not exported, by reason (``incomplete``: no final record yet; ``missing``: not in store).
+        skipped: Trial ids not exported, by reason: ``incomplete`` (no final record), ``running`` (incomplete and
+            locked by a live process now), ``missing`` (a claim's trial that is not in the store).
         statuses: Exported trials (created, replaced or unchanged) by final status.
         runs: MLflow run id of every exported trial.
         claim: For a claim export: the claim's and each arm's run id and whether it was written now.
@@ -117,7 +118,8 @@ def export_trials(
     for tid in trial_ids:
         status = store.status(tid)
         if status not in rec.RUN_STATUS:
-            summary.skipped.setdefault("incomplete" if status == "incomplete" else "missing", []).append(tid)
+            reason = "missing" if status == "missing" else "running" if store.busy(tid) else "incomplete"
+            summary.skipped.setdefault(reason, []).append(tid)
             continue
         summary.statuses[status] = summary.statuses.get(status, 0) + 1
         old = existing.get(tid)
