@@ -214,6 +214,8 @@ def audit_duplicates(
     if reference not in sources:
         raise ScrutinyError(f"reference: split '{reference}' is not among the audited splits {sorted(sources)}")
     hashes = hashes or {name: hash_source(src, warn=warn) for name, src in sources.items()}
+    for name, h in hashes.items():
+        h.split = name  # the caller's split names, whatever the sources call themselves
     feats = _standardise(features or {}, reference)
     detectors = ["exact", "phash"] + (["semantic"] if feats else [])
     found: dict[tuple[str, int, str, int], set[str]] = {}
