@@ -1,4 +1,4 @@
-"""One small real store for the export tests, built once per module: trained, diverged, failed and incomplete trials.
+"""One small real store for the export tests, built once per session: trained, diverged, failed and incomplete trials.
 
 Trials: ``tiny-digits`` (width 8, 2 epochs) seeds 0-1, the same spec at width 2 seeds 0-1 (the claim's second arm),
 one trial that diverges (lr 1e30), one that fails (a dataset folder that does not exist) and one left incomplete
@@ -51,7 +51,7 @@ class Built:
         self.ids: dict[str, list[str]] = {}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Built:
     from scrutiny.execute import run_sweep
     from scrutiny.spec import load_spec, spec_hash, trial_id
@@ -82,7 +82,7 @@ def built(tmp_path_factory) -> Built:
 
 @pytest.fixture
 def store_copy(built, tmp_path) -> Path:
-    """A copy of the module's store (for tests that add trials or write the default ``mlflow.db`` into it)."""
+    """A copy of the shared store (for tests that add trials or write the default ``mlflow.db`` into it)."""
     target = tmp_path / "runs"
     shutil.copytree(built.store_dir, target, ignore=shutil.ignore_patterns(".locks"))
     return target
