@@ -86,7 +86,7 @@ class WorkerPool:
 
     def __init__(self, size: int, ctx, store_root: str, threads: int) -> None:
         self._ctx, self._store_root, self._threads = ctx, store_root, threads
-        self._workers = [self._start() for _ in range(size)]
+        self._workers: list[_Worker | None] = [self._start() for _ in range(size)]  # None: died, not yet replaced
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
@@ -104,25 +104,30 @@ class WorkerPool:
         return _Worker(process, parent)
 
     def idle(self) -> int:
-        return sum(w.task is None for w in self._workers)
+        return sum(w is None or w.task is None for w in self._workers)
 
     def busy(self) -> int:
-        return sum(w.task is not None for w in self._workers)
+        return sum(w is not None and w.task is not None for w in self._workers)
 
     def submit(self, task: Any, spec_data: dict, seed: int, replace_failed: bool) -> None:
-        """Give ``task`` (any object, returned with its events) to an idle worker."""
-        worker = next(w for w in self._workers if w.task is None)
+        """Give ``task`` (any object, returned with its events) to an idle worker (replacing a dead one if needed)."""
+        i = next(i for i, w in enumerate(self._workers) if w is None or w.task is None)
+        worker = self._workers[i]
+        if worker is None:
+            worker = self._workers[i] = self._start()
         worker.task = task
         worker.conn.send((spec_data, seed, replace_failed))
 
     def events(self, timeout: float) -> list[tuple[str, Any, Any]]:
         """Wait up to ``timeout`` s; return ``(kind, task, payload)`` with kind ``epoch``, ``done``, ``error`` or
-        ``died`` (payload: the cause in words). A dead worker is replaced by a fresh one."""
-        busy = [w for w in self._workers if w.task is not None]
+        ``died`` (payload: the cause in words). A dead worker is replaced when it is next needed."""
+        busy = [w for w in self._workers if w is not None and w.task is not None]
         ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
         out: list[tuple[str, Any, Any]] = []
         for i, worker in enumerate(list(self._workers)):
-            if worker.task is None or (worker.conn not in ready and worker.process.sentinel not in ready):
+            if worker is None or worker.task is None:
+                continue
+            if worker.conn not in ready and worker.process.sentinel not in ready:
                 continue
             finished = False
             try:
@@ -140,12 +145,13 @@ class WorkerPool:
                 worker.process.join()
                 out.append(("died", worker.task, death_cause(worker.process.exitcode)))
                 worker.conn.close()
-                self._workers[i] = self._start()
+                self._workers[i] = None
         return out
 
     def close(self, terminate: bool = False) -> None:
         """Stop every worker: politely when idle, with SIGTERM when ``terminate`` (an interrupted sweep)."""
-        for worker in self._workers:
+        workers = [w for w in self._workers if w is not None]
+        for worker in workers:
             try:
                 if terminate and worker.process.is_alive():
                     worker.process.terminate()
@@ -153,7 +159,7 @@ class WorkerPool:
                     worker.conn.send(None)
             except (OSError, ValueError):
                 pass
-        for worker in self._workers:
+        for worker in workers:
             worker.process.join(timeout=10)
             if worker.process.is_alive():
                 worker.process.kill()

@@ -225,7 +225,9 @@ def _run_serial(sweep: _Sweep, to_run: list[PlannedTrial], threads, poll_s: floa
 
 
 def _run_parallel(sweep: _Sweep, to_run: list[PlannedTrial], workers: int, threads: int, poll_s: float) -> None:
-    pool = WorkerPool(workers, mp.get_context("spawn"), str(sweep.store.root), threads)
+    if not to_run:
+        return
+    pool = WorkerPool(min(workers, len(to_run)), mp.get_context("spawn"), str(sweep.store.root), threads)
     waiting = list(to_run)
     interrupted = True
     try:
