@@ -154,7 +154,7 @@ def _export_trial(tracker, store, tid, status, old, parent, summary) -> str:
     for name in ARTIFACTS:
         if (folder / name).exists():
             client.log_artifact(run_id, str(folder / name))
-    client.set_terminated(run_id, rec.RUN_STATUS[status], end_time=rec.to_ms(result.get("ended_at")))
+    client.set_terminated(run_id, rec.RUN_STATUS[status], end_time=rec.end_ms(started, result))
     (summary.replaced if old is not None else summary.created).append(tid)
     return run_id
 

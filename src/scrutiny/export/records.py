@@ -67,6 +67,14 @@ def to_ms(iso: str | None) -> int | None:
         return None
 
 
+def end_ms(started_ms: int | None, result: dict[str, Any]) -> int | None:
+    """A trial's end (ms): its start plus its wall time (the ISO times keep whole seconds only), else ``ended_at``."""
+    wall = result.get("wall_time_s")
+    if started_ms is not None and is_number(wall):
+        return started_ms + int(round(wall * 1000))
+    return to_ms(result.get("ended_at"))
+
+
 def run_name(spec_record: dict[str, Any]) -> str:
     """``<label> s<seed>``; a spec without a label is named by its model and dataset."""
     spec = spec_record.get("spec", {})
@@ -131,11 +139,11 @@ def trial_metrics(rows: list[dict[str, Any]], start: dict[str, Any], result: dic
     started = to_ms(start.get("started_at") or result.get("started_at"))
     points: list[tuple] = []
     last_step = 0
-    for row, ts in zip(rows, epoch_times(rows, started), strict=True):
-        step = int(row.get("epoch", len(points)))
+    for index, (row, ts) in enumerate(zip(rows, epoch_times(rows, started), strict=True)):
+        step = int(row.get("epoch", index + 1))
         last_step = max(last_step, step)
         points += [(clean_key(k), float(v), ts, step) for k, v in row.items() if k != "epoch" and is_number(v)]
-    ended = to_ms(result.get("ended_at")) or (points[-1][2] if points else started or 0)
+    ended = end_ms(started, result) or (points[-1][2] if points else started or 0)
     summary = set(result.get("probe_fields", ())) | {
         "wall_time_s",
         "device_time_s",
