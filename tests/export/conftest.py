@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("mlflow", reason="the MLflow export needs the mlflow extra: pip install 'scrutiny[mlflow]'")
-
 TINY = """
 label: tiny-digits
 model: {name: small_cnn, width: 8}

@@ -9,6 +9,9 @@ import subprocess
 import sys
 
 import pytest
+
+pytest.importorskip("mlflow", reason="the MLflow export needs the mlflow extra: pip install 'scrutiny[mlflow]'")
+
 from mlflow import MlflowClient
 
 

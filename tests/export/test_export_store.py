@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
+pytest.importorskip("mlflow", reason="the MLflow export needs the mlflow extra: pip install 'scrutiny[mlflow]'")
+
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
