@@ -41,3 +41,26 @@ def tmpfs(folder: Path, options: str):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the console entry point in this process: ``(exit code, stdout, stderr)``."""
+    import sys
+
+    from scrutiny.cli import main
+
+    monkeypatch.delenv("SCRUTINY_STORE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def run(*args) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["scrutiny", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

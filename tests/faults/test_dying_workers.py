@@ -13,7 +13,7 @@ from scrutiny.store import Store
 from .conftest import synthetic_spec
 
 # Model builders that end the worker process while the model is built, as the OOM killer or a stray exit would.
-DEADLY = '''
+DEADLY = """
 import os
 import signal
 import sys
@@ -31,7 +31,7 @@ def os_exit(width: int = 4, num_classes: int = 10, in_channels: int = 3):
 
 def sys_exit(width: int = 4, num_classes: int = 10, in_channels: int = 3):
     sys.exit(3)
-'''
+"""
 
 
 @pytest.fixture

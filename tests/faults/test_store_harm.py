@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -31,16 +29,14 @@ def test_a_trial_id_planted_as_a_link_is_refused_and_its_target_untouched(synthe
     assert sorted(os.listdir(victim)) == ["precious.txt"] and (victim / "precious.txt").read_text() == "keep me"
 
 
-def test_the_cli_refuses_a_planted_link_in_one_line(synthetic_spec_file, tmp_path, cli_env):
+def test_the_cli_refuses_a_planted_link_in_one_line(synthetic_spec_file, tmp_path, cli):
     spec = load_spec(synthetic_spec_file)
     store_dir, victim = tmp_path / "S1", _victim(tmp_path)
     store_dir.mkdir()
     os.symlink(victim, store_dir / trial_id(spec, 0))
-    cmd = [sys.executable, "-m", "scrutiny", "run", str(synthetic_spec_file), "--store", str(store_dir)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=cli_env, timeout=120)
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "symbolic link" in lines[0] and trial_id(spec, 0) in lines[0], done.stderr
+    code, _, err = cli("run", synthetic_spec_file, "--store", store_dir)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "symbolic link" in lines[0] and trial_id(spec, 0) in lines[0], err
     assert os.listdir(victim) == ["precious.txt"]
 
 

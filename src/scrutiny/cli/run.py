@@ -92,9 +92,10 @@ def run(
         )
     counts = result.counts()
     if result.interrupted:
-        unfinished = len(to_run) - len(result.ran) - len(result.elsewhere)
+        # count from the store: a worker may have finished a trial that the sweep had not heard of yet
+        kept = sum(trial_store.status(t.trial_id) not in ("missing", "incomplete") for t in to_run)
         out.note(
-            f"interrupted: {len(result.ran)} finished trial(s) kept in {store}/; {unfinished} unfinished will "
+            f"interrupted: {kept} finished trial(s) kept in {store}/; {len(to_run) - kept} unfinished will "
             "run again next time"
         )
         if as_json:
