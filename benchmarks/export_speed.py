@@ -71,12 +71,12 @@ def make_store(root: Path, n_trials: int, epochs: int, seeds_per_spec: int = 5) 
     return store
 
 
-def naive_export(store: Store, uri: str, trial_ids: list[str]) -> int:
+def naive_export(store: Store, uri: str, trial_ids: list[str], artifacts: Path) -> int:
     """One MLflow call per param, tag and metric point; return the number of calls."""
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
-    eid = client.create_experiment("naive")
+    eid = client.create_experiment("naive", artifact_location=artifacts.as_uri())
     calls = 1
     for tid in trial_ids:
         spec_record, start, result = store.spec(tid), store.trial(tid), store.result(tid)
@@ -128,7 +128,7 @@ def main() -> None:
 
         ids = store.trial_ids()[: args.naive_trials]
         t = time.perf_counter()
-        calls = naive_export(store, f"sqlite:///{root / 'naive.db'}", ids)
+        calls = naive_export(store, f"sqlite:///{root / 'naive.db'}", ids, root / "naive-artifacts")
         naive = (time.perf_counter() - t) / len(ids) * args.trials
         n_points = len(rec.trial_metrics(store.metrics(ids[0]), store.trial(ids[0]), store.result(ids[0])))
 
