@@ -300,8 +300,8 @@ def check_scores(case, folder: Path, name_the_file: bool = False) -> str:
     kind, content = case
     path = folder / f"scores.{kind}"
     path.write_text(json.dumps(content) if kind == "json" else content)
-    argv, err = sys.argv, sys.stderr
-    sys.argv, sys.stderr = ["scrutiny", "compare", "--file", str(path), "--json"], StringIO()
+    argv, out, err = sys.argv, sys.stdout, sys.stderr
+    sys.argv, sys.stdout, sys.stderr = ["scrutiny", "compare", "--file", str(path), "--json"], StringIO(), StringIO()
     try:
         main()
         code = 0
@@ -309,7 +309,7 @@ def check_scores(case, folder: Path, name_the_file: bool = False) -> str:
         code = exc.code
     finally:
         text = sys.stderr.getvalue()
-        sys.argv, sys.stderr = argv, err
+        sys.argv, sys.stdout, sys.stderr = argv, out, err
     if code not in (0, None):
         lines = text.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("scrutiny: error: "), f"exit {code}: {text[-300:]!r}"
