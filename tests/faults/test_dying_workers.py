@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
 from scrutiny.execute import run_trials
+from scrutiny.execute._pool import death_cause
 from scrutiny.spec import load_spec
 from scrutiny.store import Store
 
@@ -25,10 +27,6 @@ def sigkill(width: int = 4, num_classes: int = 10, in_channels: int = 3):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def os_exit(width: int = 4, num_classes: int = 10, in_channels: int = 3):
-    os._exit(3)
-
-
 def sys_exit(width: int = 4, num_classes: int = 10, in_channels: int = 3):
     sys.exit(3)
 """
@@ -43,20 +41,27 @@ def deadly(tmp_path, monkeypatch):
 
 def test_killed_workers_fail_only_their_trials_and_the_sweep_goes_on(deadly, synthetic_spec_file, tmp_path):
     good = load_spec(synthetic_spec_file)
-    items = [(deadly("sigkill"), 0), (deadly("os_exit"), 0), (good, 0)]
+    items = [(deadly("sigkill"), 0), (good, 0), (good, 1)]
     store = Store(tmp_path / "runs")
     result = run_trials(items, store, workers=2, threads=1, max_retries=1)
     assert not result.interrupted and len(result.ran) == 3
     name = {t: json.loads((store.trial_dir(t) / "spec.json").read_text())["spec"]["model"]["name"] for t in result.ran}
-    by_model = {v: k for k, v in name.items()}
-    assert store.status(by_model["small_cnn"]) == "complete"
-    killed = store.result(by_model["deadly_models:sigkill"])
+    statuses = {t: store.status(t) for t in result.ran}
+    assert sorted(statuses.values()) == ["complete", "complete", "failed"]  # the other worker's trials finished
+    (killed_id,) = [t for t, n in name.items() if n == "deadly_models:sigkill"]
+    killed = store.result(killed_id)
     assert killed["status"] == "failed" and "SIGKILL" in killed["error"] and "likely out of memory" in killed["error"]
     assert killed["worker_deaths"] == 2 and "not retried again" in killed["error"]  # once, then one retry
-    exited = store.result(by_model["deadly_models:os_exit"])
-    assert exited["status"] == "failed" and "exited with code 3" in exited["error"] and exited["worker_deaths"] == 2
     again = run_trials(items, store, workers=2, threads=1)  # failed trials are not retried without retry_failed
     assert not again.ran and len(again.skipped) == 3
+
+
+def test_the_cause_of_a_death_is_named():
+    assert death_cause(-signal.SIGKILL) == (
+        "worker process killed by SIGKILL (signal 9); likely out of memory (the OOM killer sends SIGKILL)"
+    )
+    assert death_cause(-signal.SIGSEGV) == "worker process killed by SIGSEGV (signal 11)"
+    assert death_cause(3).startswith("worker process exited with code 3")
 
 
 def test_sys_exit_in_model_code_is_a_failed_trial_not_the_end_of_the_sweep(deadly, synthetic_spec_file, tmp_path):
