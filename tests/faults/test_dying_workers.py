@@ -20,8 +20,6 @@ import os
 import signal
 import sys
 
-from scrutiny.models.small_cnn import small_cnn
-
 
 def sigkill(width: int = 4, num_classes: int = 10, in_channels: int = 3):
     os.kill(os.getpid(), signal.SIGKILL)
