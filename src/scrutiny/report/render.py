@@ -15,7 +15,6 @@ from jinja2 import Environment, PackageLoader
 
 from scrutiny._version import __version__
 from scrutiny.analysis.check import ClaimResult
-from scrutiny.analysis.verdicts import __doc__ as RULES
 from scrutiny.store._atomic import json_safe, write_atomic, write_json
 
 
@@ -149,7 +148,7 @@ def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
         "verdicts": data["verdicts"],
         "arms": data["arms"],
         "costs": data["costs"],
-        "rules": RULES.split("\n\n", 1)[1].strip() if RULES else "",
+        "rules": data["rules"]["text"],
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "version": __version__,
         "figures": {k: p.name for k, p in figures.items()},
