@@ -74,6 +74,7 @@ class Rules:
     claim_metric: str = "final_test_acc"
     higher_is_better: bool = True
     seed: int = 0
+    details: bool = True  # rank, permutation and bootstrap statistics beside the decision (slower; not deciding)
 
     @classmethod
     def of_claim(cls, claim: Any, seed: int = 0) -> Rules:
@@ -364,7 +365,7 @@ def _two_sided(
         pr.bound = (-d, d)
         _from(pr, lo)
     pr.details.update(mean_a=float(x.mean()), mean_b=float(y.mean()), sd_pooled=pr.sd, paired=paired)
-    if not paired and x.size >= 2 and y.size >= 2:
+    if rules.details and not paired and x.size >= 2 and y.size >= 2:
         pr.details["mann_whitney_p"] = mann_whitney(x, y).pvalue
         pr.details["permutation_p"] = permutation_test(x, y, seed=rules.seed).pvalue
         pr.details["hedges_g"] = None if x.std() == 0 and y.std() == 0 else hedges_g(x, y)
