@@ -8,6 +8,11 @@ A registry maps a name to a callable (a builder). Registering a name twice raise
 
 The built-in entries of a registry live in a package that is imported the first time the registry is used, so
 importing :mod:`scrutiny.registry` is cheap and free of import cycles.
+
+Trust: a spec or a claim is code, like a Python script, and its ``package.module:callable`` names are imported.
+A stored spec (a trial folder's ``spec.json``, received with a store) is data: rebuilding from it passes
+``trust_code=False``, which resolves only registered names, registered prefixes and modules of scrutiny itself,
+and raises :class:`UntrustedCodeError` for any other module, before importing it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,28 @@ from typing import Any
 from scrutiny.errors import RegistryError, suggest
 
 Builder = Callable[..., Any]
+
+
+class UntrustedCodeError(RegistryError):
+    """A name from data (a stored spec) that would import a module outside scrutiny; the caller may trust it.
+
+    Attributes:
+        kind: The registry's kind ("model", "dataset", ...).
+        name: The name that was refused.
+        where: ``"<file>: <key>: "`` when the name's origin is known, else empty.
+    """
+
+    def __init__(self, kind: str, name: str, where: str = "") -> None:
+        self.kind, self.name, self.where = kind, name, where
+        super().__init__(self.message("pass trust_code=True only if you trust where it came from"))
+
+    def message(self, hint: str) -> str:
+        """The one-line message, ending with ``hint`` (the CLI names its flag there)."""
+        module = self.name.partition(":")[0]
+        return (
+            f"{self.where}{self.kind} '{self.name[:80]}' would import module '{module[:60]}' from stored data, "
+            f"which runs its code; {hint}"
+        )
 
 
 class Registry:
@@ -73,8 +100,14 @@ class Registry:
             raise RegistryError(f"duplicate {self.kind} prefix '{prefix}'")
         self._prefixes[prefix] = resolver
 
-    def get(self, name: str) -> Builder:
-        """Return the builder for ``name``; an unknown name raises with a close-match suggestion."""
+    def get(self, name: str, *, trust_code: bool = True) -> Builder:
+        """Return the builder for ``name``; an unknown name raises with a close-match suggestion.
+
+        Args:
+            name: A registered name, ``prefix:rest``, or ``package.module:callable``.
+            trust_code: Allow importing a module outside scrutiny for a ``package.module:callable`` name. Pass
+                False for names read from data (a stored spec): such a name raises :class:`UntrustedCodeError`.
+        """
         self._load_builtins()
         if name in self._entries:
             return self._entries[name]
@@ -82,6 +115,8 @@ class Registry:
             prefix, rest = name.split(":", 1)
             if prefix in self._prefixes:
                 return self._prefixes[prefix](rest)
+            if not trust_code and not is_own_module(prefix):
+                raise UntrustedCodeError(self.kind, name)
             return _import_callable(name, self.kind)
         raise RegistryError(
             f"unknown {self.kind} '{name}'{suggest(name, self._entries)} (see 'scrutiny list {self.kind}s')"
@@ -109,6 +144,11 @@ class Registry:
         """First line of the builder's docstring."""
         doc = inspect.getdoc(self.get(name)) or ""
         return doc.splitlines()[0] if doc else ""
+
+
+def is_own_module(module: str) -> bool:
+    """Whether ``module`` is scrutiny or one of its submodules (what a stored spec may import without trust)."""
+    return module == "scrutiny" or module.startswith("scrutiny.")
 
 
 def _origin(fn: Builder) -> str:

@@ -69,6 +69,11 @@ def test_one_failure_does_not_stop_the_sweep_unless_fail_fast(tiny_spec_file, st
     assert len(retried.ran) == 2
 
 
+def default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default, so that Python installs its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 KILLER = """
 import sys
 from scrutiny.execute import Reporter, run_sweep
@@ -126,12 +131,16 @@ def test_ctrl_c_on_a_parallel_sweep_keeps_finished_trials_and_fails_none(tiny_sp
     script = tmp_path / "sweep.py"
     script.write_text(INTERRUPTED)
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(tiny_spec_file), str(store_dir)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(tiny_spec_file), str(store_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,  # a suite run as a background job has SIGINT ignored, and children inherit that
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(store_dir.glob("*/result.json"))) < 1 and proc.poll() is None:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)  # 6 epochs a trial leave seconds between the first result and the last
+    # The event: the first trial's final record. 6 epochs a trial leave seconds between it and the last one.
+    while len(list(store_dir.glob("*/result.json"))) < 1 and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert out.startswith("interrupted"), out
     store = Store(store_dir)

@@ -1,10 +1,12 @@
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from scrutiny.errors import StoreError
-from scrutiny.store import Store, TrialBusyError
+from scrutiny.store import Store, TrialBusyError, TrialFinishedError
 from scrutiny.store._atomic import write_json
 
 
@@ -33,13 +35,39 @@ def test_an_incomplete_trial_is_cleared_when_begun_again(tmp_path):
     assert store.metrics("t-s1") == []
 
 
-def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
-    import socket
-
+def test_the_lock_of_a_killed_process_is_free_at_once(tmp_path):
+    """flock is released by the kernel when its holder dies: nothing is stale, nothing is guessed from pids."""
+    code = (
+        "import os, signal, sys; from scrutiny.store import Store; "
+        "Store(sys.argv[1]).begin('t-s0', {}); print('held', flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    proc.wait(timeout=60)
     store = Store(tmp_path)
-    store.begin("t-s0", {}).abandon()
-    (tmp_path / "t-s0" / ".lock").write_text(f"{socket.gethostname()}:{2**22 + 12345}")
-    store.begin("t-s0", {})  # no error: that pid does not exist
+    assert store.status("t-s0") == "incomplete" and not store.busy("t-s0")
+    store.begin("t-s0", {}).finish({"status": "complete"})  # no error: taken over from the dead holder
+
+
+def test_a_finished_trial_is_not_begun_again_unless_it_failed_and_that_is_asked(tmp_path):
+    store = Store(tmp_path)
+    store.begin("t-s0", {}).finish({"status": "failed", "error": "x"})
+    with pytest.raises(TrialFinishedError):
+        store.begin("t-s0", {})
+    store.begin("t-s0", {}, replace_failed=True).finish({"status": "complete"})
+    with pytest.raises(TrialFinishedError):
+        store.begin("t-s0", {}, replace_failed=True)
+    assert not store.mark_failed("t-s0", {"error": "dead"})  # a final record is never overwritten
+    assert store.result("t-s0")["status"] == "complete"
+
+
+def test_mark_failed_records_a_dead_trial_under_its_lock(tmp_path):
+    store = Store(tmp_path)
+    writer = store.begin("t-s0", {})
+    assert not store.mark_failed("t-s0", {"error": "dead"})  # its holder is alive: not touched
+    writer.abandon()
+    assert store.mark_failed("t-s0", {"error": "worker killed"})
+    assert store.result("t-s0")["status"] == "failed" and store.result("t-s0")["error"] == "worker killed"
 
 
 def test_atomic_json_leaves_no_temporary_files(tmp_path):

@@ -1,12 +1,20 @@
-"""The ``scrutiny`` command line: a thin layer over the public Python API, one module per command group."""
+"""The ``scrutiny`` command line: a thin layer over the public Python API, one module per command group.
+
+Every way a command can end is one line at most: a user error (``scrutiny: error: ...``, exit 2), an error of
+the environment such as a read-only or full disk (``scrutiny: error: ...``, exit 1), and Ctrl-C
+(``scrutiny: interrupted``, exit 130). Tracebacks are kept for programming errors.
+"""
 
 from __future__ import annotations
 
+import errno
 import sys
 
+import click
 import typer
 
 from scrutiny.errors import ScrutinyError
+from scrutiny.registry import UntrustedCodeError
 
 app = typer.Typer(
     name="scrutiny",
@@ -22,13 +30,32 @@ from scrutiny._discover import import_submodules  # noqa: E402
 import_submodules(__name__)  # one module per command group registers its commands
 
 
+def _fail(message: str, code: int) -> None:
+    print(f"scrutiny: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    from scrutiny.cli._common import TRUST_HINT
+
     try:
-        app()
-    except ScrutinyError as exc:
-        print(f"scrutiny: error: {exc}", file=sys.stderr)
+        code = app(standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _fail("interrupted", 130)
+    except click.ClickException as exc:
+        exc.show()
         sys.exit(exc.exit_code)
+    except UntrustedCodeError as exc:
+        _fail(f"error: {exc.message(TRUST_HINT)}", exc.exit_code)
+    except ScrutinyError as exc:
+        _fail(f"error: {exc}", exc.exit_code)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # the reader of our output went away (``| head``)
+            sys.exit(1)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"error: {where}{exc.strerror or exc}", 1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main"]

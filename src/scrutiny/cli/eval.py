@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt, StoreOpt
+from scrutiny.cli._common import JsonOpt, StoreOpt, TrustOpt
 from scrutiny.cli._output import Output
 from scrutiny.errors import ScrutinyError
 from scrutiny.protocols._image import IMAGENET_MEAN, IMAGENET_STD
@@ -47,6 +47,8 @@ def _split_sets(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, A
 def _trial_model(checkpoint: Path) -> dict[str, Any] | None:
     """The ``model`` section of the trial that wrote ``checkpoint`` (from its ``spec.json``), if any."""
     spec_file = checkpoint.parent / "spec.json"
+    if not spec_file.is_file():  # a FIFO or device planted there is never opened
+        return None
     try:
         return json.loads(spec_file.read_text())["spec"]["model"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -78,6 +80,7 @@ def eval_command(
     save_predictions: Path = typer.Option(None, "--save-predictions", help="Folder for <protocol>.npz/.json."),
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
     store: Path = StoreOpt,
+    trust_code: bool = TrustOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Top-1 / top-5 error and images/s of a model with local weights under each protocol (nothing downloaded)."""
@@ -90,6 +93,7 @@ def eval_command(
     ckpt, weights_source = resolve_weights(weights, store)
     context: dict[str, Any] = {}
     section: dict[str, Any] | None = {"name": model} if model else None
+    stored = section is None  # the model named by a trial's spec.json: data, not code, unless trusted
     if section is None:
         section = _trial_model(ckpt) if weights_source.startswith("trial") else None
         if section is None:
@@ -98,7 +102,7 @@ def eval_command(
         context["num_classes"] = sum(1 for p in source.folder.iterdir() if p.is_dir())
     section = {**section, **model_args}
     try:
-        net = build_model(section, context)
+        net = build_model(section, context, trust_code=trust_code or not stored)
     except (TypeError, ValueError) as exc:
         raise ScrutinyError(f"--model {section['name']}: {str(exc).splitlines()[0]}") from None
     fmt = load_weights(net, ckpt)

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt, StoreOpt
+from scrutiny.cli._common import JsonOpt, StoreOpt, TrustOpt
 from scrutiny.cli._output import Output
 from scrutiny.errors import ScrutinyError
 
@@ -52,8 +52,11 @@ def _build_bundle(name: str, args: dict[str, Any]) -> Any:
         raise ScrutinyError(f"--data {name}: {str(exc).splitlines()[0]}") from None
 
 
-def _from_trial(ref: str, store: Path, data: str | None) -> tuple[Any, Any, dict[str, Any]]:
-    """Model (checkpoint loaded), bundle and provenance of a trial in ``store``."""
+def _from_trial(ref: str, store: Path, data: str | None, trust_code: bool) -> tuple[Any, Any, dict[str, Any]]:
+    """Model (checkpoint loaded), bundle and provenance of a trial in ``store``.
+
+    The trial's ``spec.json`` is data: its names may import modules outside scrutiny only with ``trust_code``.
+    """
     from scrutiny.models import build_model
     from scrutiny.protocols.run_eval import load_weights
     from scrutiny.spec.load import resolve
@@ -66,7 +69,7 @@ def _from_trial(ref: str, store: Path, data: str | None) -> tuple[Any, Any, dict
     tid = st.resolve_id(ref)
     if st.status(tid) != "complete":
         raise ScrutinyError(f"{ref}: trial '{tid}' is {st.status(tid)}, not complete; it has no final checkpoint")
-    spec = resolve(st.spec(tid)["spec"], fallback=f"{st.trial_dir(tid)}/spec.json")
+    spec = resolve(st.spec(tid)["spec"], fallback=f"{st.trial_dir(tid)}/spec.json", trust_code=trust_code)
     data_name, data_args = spec.data.name, {k: v for k, v in spec.data.model_dump().items() if k not in ("name",)}
     if data is not None:
         name, extra = _parse_data(data)
@@ -75,7 +78,7 @@ def _from_trial(ref: str, store: Path, data: str | None) -> tuple[Any, Any, dict
         data_args.update(extra)
     bundle = _build_bundle(data_name, data_args)
     context = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels, "image_size": bundle.image_size}
-    model = build_model(spec.model.model_dump(), context)
+    model = build_model(spec.model.model_dump(), context, trust_code=trust_code)
     fmt = load_weights(model, st.trial_dir(tid) / "checkpoint.pt")
     seed = TrialSeeds.from_root(int(st.spec(tid)["seed"])).eval
     source = {
@@ -147,6 +150,7 @@ def invariance_command(
     overrides: list[str] = typer.Option(None, "--set", help="model.KEY=VALUE for a model name (repeatable)."),
     out_path: Path = typer.Option(None, "--out", help="Write the eKLD-vs-class-size plot here (PNG, PDF or SVG)."),
     store: Path = StoreOpt,
+    trust_code: bool = TrustOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Per-class eKLD of a trained model under a transform family, against its training class sizes (log axes)."""
@@ -161,7 +165,7 @@ def invariance_command(
     else:
         if overrides:
             raise ScrutinyError("--set: only with a model name; a trial rebuilds its model from its spec")
-        model, bundle, source = _from_trial(ref, store, data)
+        model, bundle, source = _from_trial(ref, store, data, trust_code)
     dev = resolve_device(device)
     where = eval_split(bundle, split, source["eval_split"])
     name = transform_name(bundle, transform)

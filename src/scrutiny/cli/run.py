@@ -10,6 +10,7 @@ from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
 from scrutiny.cli._output import Output
 from scrutiny.cli._progress import progress_reporter
+from scrutiny.errors import ScrutinyError
 from scrutiny.execute import plan, run_sweep
 from scrutiny.spec import load_spec, spec_hash
 from scrutiny.store import Store
@@ -25,6 +26,9 @@ def run(
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial (default: cores / workers)."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed trial."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
+    max_retries: int = typer.Option(
+        1, "--max-retries", min=0, help="Runs again, in this sweep, a trial whose worker process died (OOM, signal)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the trials and what would run; run nothing."),
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
@@ -32,7 +36,10 @@ def run(
     """Run SPEC_FILE for each seed; trials already in the store are not run again."""
     out = Output(as_json)
     spec = load_spec(spec_file, overrides or [])
-    seed_list = parse_seeds(seeds)
+    try:
+        seed_list = parse_seeds(seeds)
+    except ScrutinyError as exc:
+        raise ScrutinyError(f"--{exc}") from None  # the library names its parameter 'seeds'; here it is --seeds
     trial_store = Store(store)
     planned = plan([(spec, s) for s in seed_list], trial_store)
     to_run = [t for t in planned if t.needs_run(retry_failed)]
@@ -81,12 +88,14 @@ def run(
             retry_failed=retry_failed,
             threads=threads,
             reporter=reporter,
+            max_retries=max_retries,
         )
     counts = result.counts()
     if result.interrupted:
-        unfinished = len(to_run) - len(result.ran) - len(result.busy)
+        # count from the store: a worker may have finished a trial that the sweep had not heard of yet
+        kept = sum(trial_store.status(t.trial_id) not in ("missing", "incomplete") for t in to_run)
         out.note(
-            f"interrupted: {len(result.ran)} finished trial(s) kept in {store}/; {unfinished} unfinished will "
+            f"interrupted: {kept} finished trial(s) kept in {store}/; {len(to_run) - kept} unfinished will "
             "run again next time"
         )
         if as_json:
@@ -99,13 +108,15 @@ def run(
                 "ran": list(result.ran.values()),
                 "skipped": result.skipped,
                 "busy": result.busy,
+                "elsewhere": list(result.elsewhere),
                 "counts": counts,
             }
         )
     else:
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none finished"
         out.note(f"done: {summary}; results in {store}/ ('scrutiny runs --store {store}' summarises them)")
-        if result.busy:
-            out.note(f"skipped {len(result.busy)} trial(s) being run by another process: {', '.join(result.busy)}")
+        if result.elsewhere:
+            done = ", ".join(f"{tid} ({r.get('status')})" for tid, r in result.elsewhere.items())
+            out.note(f"{len(result.elsewhere)} trial(s) were run by another process meanwhile: {done}")
     if counts.get("failed"):
         raise typer.Exit(1)

@@ -3,21 +3,26 @@
 A trial runs only if the store lacks it (no folder, or a folder without its final record). Completed and
 diverged trials are never run again; failed ones only with ``retry_failed``. An interrupted sweep keeps every
 trial that finished; the others are run on the next call, from the start, and nothing is duplicated.
+
+Faults: a worker process that dies (a signal such as the OOM killer's SIGKILL, ``sys.exit`` in model code) fails
+only its own trial, which is recorded as ``failed`` with the cause; the worker is replaced and the sweep goes on.
+Such a trial is run again up to ``max_retries`` times in the sweep, then left failed (run again only with
+``retry_failed``). Sweeps over one store cooperate: a trial locked by another process is skipped, then waited for
+once everything else is done, and reported as finished elsewhere (or run here, if its process died).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
-import signal
+import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from scrutiny.execute._pool import WorkerPool
 from scrutiny.spec import Spec, trial_id
-from scrutiny.store import Store, TrialBusyError
+from scrutiny.store import Store, TrialBusyError, TrialFinishedError
 from scrutiny.trials.environment import resolve_device
 from scrutiny.trials.loop import run_trial
 
@@ -35,10 +40,19 @@ class PlannedTrial:
 
 @dataclass
 class SweepResult:
-    """What a sweep did: records of the trials it ran, and the ids it skipped because the store had them."""
+    """What a sweep did.
+
+    Attributes:
+        ran: Final records of the trials this sweep ran (a trial whose worker died: ``failed`` with the cause).
+        skipped: Trials the store had before the sweep.
+        elsewhere: Final records of trials that another process ran meanwhile (this sweep waited for them).
+        busy: Trials still being run by another process when the sweep was interrupted.
+        interrupted: Ctrl-C stopped the sweep.
+    """
 
     ran: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    elsewhere: dict[str, dict[str, Any]] = field(default_factory=dict)
     busy: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -81,6 +95,8 @@ def run_trials(
     retry_failed: bool = False,
     threads: int | None = None,
     reporter: Reporter | None = None,
+    max_retries: int = 1,
+    poll_s: float = 0.25,
 ) -> SweepResult:
     """Run every (spec, seed) of ``items`` that ``store`` lacks.
 
@@ -95,11 +111,15 @@ def run_trials(
         fail_fast: Stop scheduling trials after the first failure.
         retry_failed: Run failed trials again.
         reporter: Receives progress events.
+        max_retries: How many times a trial whose worker process died is run again within the sweep.
+        poll_s: How often trials locked by another process are checked while waiting for them.
 
     Returns:
         What ran. On Ctrl-C the sweep stops, ``interrupted`` is set, finished trials are kept in the store and
         unfinished ones stay incomplete (they run again next time).
     """
+    if max_retries < 0:
+        raise ValueError(f"max_retries: expected a non-negative integer, got {max_retries}")
     reporter = reporter or Reporter()
     planned = plan(items, store)
     to_run = [t for t in planned if t.needs_run(retry_failed)]
@@ -107,104 +127,135 @@ def run_trials(
         resolve_device(t.spec.train.device)  # a missing GPU is a user error before anything starts
     result = SweepResult(skipped=[t.trial_id for t in planned if not t.needs_run(retry_failed)])
     reporter.start(planned, to_run)
-    if retry_failed:
-        for t in to_run:
-            if t.status == "failed":
-                store.remove(t.trial_id)
+    sweep = _Sweep(store, reporter, result, fail_fast, retry_failed, max_retries)
     try:
         if workers <= 1:
-            _run_serial(to_run, store, fail_fast, threads, reporter, result)
+            _run_serial(sweep, to_run, threads, poll_s)
         else:
-            _run_parallel(to_run, store, workers, fail_fast, threads, reporter, result)
+            threads = threads or max(1, (os.cpu_count() or 1) // workers)
+            _run_parallel(sweep, to_run, workers, threads, poll_s)
     except KeyboardInterrupt:
         result.interrupted = True  # finished trials are in the store; the others stay incomplete
+        result.busy = [t.trial_id for t in sweep.deferred]
     return result
 
 
-def _finish(t: PlannedTrial, outcome, reporter: Reporter, result: SweepResult, fail_fast: bool) -> bool:
-    """Record one trial's outcome (a zero-argument callable returning its record); True if the sweep should stop."""
-    try:
-        record = outcome()
-    except TrialBusyError:
-        result.busy.append(t.trial_id)
-        return False
-    result.ran[t.trial_id] = record
-    reporter.trial_finished(t, record)
-    return fail_fast and record["status"] == "failed"
+class _Sweep:
+    """Bookkeeping shared by the serial and the parallel runner: outcomes, busy trials, deaths and retries."""
+
+    def __init__(self, store, reporter, result, fail_fast, retry_failed, max_retries) -> None:
+        self.store, self.reporter, self.result = store, reporter, result
+        self.fail_fast, self.retry_failed, self.max_retries = fail_fast, retry_failed, max_retries
+        self.deferred: list[PlannedTrial] = []  # locked by another process: waited for at the end
+        self.deaths: dict[str, int] = {}
+        self.stop = False
+
+    def replace_failed(self, t: PlannedTrial) -> bool:
+        return self.retry_failed or t.trial_id in self.deaths
+
+    def record(self, t: PlannedTrial, record: dict[str, Any]) -> None:
+        self.result.ran[t.trial_id] = record
+        self.reporter.trial_finished(t, record)
+        self.stop = self.stop or (self.fail_fast and record["status"] == "failed")
+
+    def error(self, t: PlannedTrial, exc: BaseException) -> None:
+        if isinstance(exc, TrialBusyError):
+            self.deferred.append(t)
+        elif isinstance(exc, TrialFinishedError):
+            self.finished_elsewhere(t)
+        else:
+            raise exc
+
+    def finished_elsewhere(self, t: PlannedTrial) -> None:
+        record = self.store.result(t.trial_id)
+        self.result.elsewhere[t.trial_id] = record
+        self.reporter.trial_finished(t, record)
+
+    def died(self, t: PlannedTrial, cause: str) -> bool:
+        """Record a dead worker's trial as failed; return whether to run it again."""
+        n = self.deaths[t.trial_id] = self.deaths.get(t.trial_id, 0) + 1
+        retry = n <= self.max_retries
+        record = {"trial_id": t.trial_id, "seed": t.seed, "status": "failed", "error": cause, "worker_deaths": n}
+        if not retry:
+            record["error"] += f" ({n} time(s); not retried again without retry_failed)"
+        self.store.mark_failed(t.trial_id, record)
+        if not retry:
+            self.record(t, record)
+        return retry
+
+    def released(self, poll_s: float) -> list[PlannedTrial]:
+        """Wait until some deferred trial's lock is free; report those finished elsewhere, return those to run."""
+        while self.deferred:
+            free = [t for t in self.deferred if not self.store.busy(t.trial_id)]
+            if free:
+                self.deferred = [t for t in self.deferred if t not in free]
+                again = []
+                for t in free:
+                    if self.store.status(t.trial_id) in ("missing", "incomplete"):
+                        again.append(t)  # its process died or was interrupted: run it here
+                    else:
+                        self.finished_elsewhere(t)
+                if again:
+                    return again
+            else:
+                time.sleep(poll_s)
+        return []
 
 
-def _run_serial(to_run, store, fail_fast, threads, reporter, result) -> None:
-    for t in to_run:
-        reporter.trial_started(t)
-
-        def outcome(t=t):
-            return run_trial(t.spec, t.seed, store, threads=threads, on_epoch=reporter.epoch)
-
-        if _finish(t, outcome, reporter, result, fail_fast):
-            break
-
-
-_EVENTS = None  # the worker process's end of the progress queue, set by _init_worker
-
-
-def _init_worker(events) -> None:
-    """Worker start-up: Ctrl-C is the parent's to handle (it terminates workers), progress goes to ``events``."""
-    global _EVENTS
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _EVENTS = events
-
-
-def _worker(spec_data: dict, seed: int, store_root: str, threads: int) -> dict[str, Any]:
-    """Entry point of a worker process: run one trial, forward epoch events to the parent."""
-    spec = Spec.model_validate(spec_data)
-
-    def on_epoch(event: dict[str, Any]) -> None:
+def _run_serial(sweep: _Sweep, to_run: list[PlannedTrial], threads, poll_s: float) -> None:
+    queue = list(to_run)
+    while queue and not sweep.stop:
+        t = queue.pop(0)
+        sweep.reporter.trial_started(t)
         try:
-            _EVENTS.put(("epoch", event))
-        except (OSError, ValueError, AttributeError):
-            pass  # progress is best effort; it never fails a trial
+            record = run_trial(
+                t.spec,
+                t.seed,
+                sweep.store,
+                threads=threads,
+                on_epoch=sweep.reporter.epoch,
+                replace_failed=sweep.replace_failed(t),
+            )
+        except (TrialBusyError, TrialFinishedError) as exc:
+            sweep.error(t, exc)
+        else:
+            sweep.record(t, record)
+        if not queue and not sweep.stop:
+            queue = sweep.released(poll_s)
 
-    return run_trial(spec, seed, Store(store_root), threads=threads, on_epoch=on_epoch)
 
-
-def _run_parallel(to_run, store, workers, fail_fast, threads, reporter, result) -> None:
-    threads = threads or max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")
-    events = ctx.Queue()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,))
-    pending: dict[Future, PlannedTrial] = {}
+def _run_parallel(sweep: _Sweep, to_run: list[PlannedTrial], workers: int, threads: int, poll_s: float) -> None:
+    if not to_run:
+        return
+    pool = WorkerPool(min(workers, len(to_run)), mp.get_context("spawn"), str(sweep.store.root), threads)
     waiting = list(to_run)
+    interrupted = True
     try:
-        while waiting or pending:
-            while waiting and len(pending) < workers:
+        while True:
+            while waiting and pool.idle() and not sweep.stop:
                 t = waiting.pop(0)
-                reporter.trial_started(t)
-                pending[pool.submit(_worker, t.spec.to_dict(), t.seed, str(store.root), threads)] = t
-            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(events, reporter)
-            for fut in done:
-                if _finish(pending.pop(fut), fut.result, reporter, result, fail_fast):
-                    waiting.clear()
-        _drain(events, reporter)
-    except BaseException:
-        # Interrupted: stop the workers where they are. Their trials have no final record, so they are incomplete
-        # and run again next time; their locks name dead processes and are taken over.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        raise
+                sweep.reporter.trial_started(t)
+                pool.submit(t, t.spec.to_dict(), t.seed, sweep.replace_failed(t))
+            if not pool.busy():
+                if sweep.stop or (not waiting and not sweep.deferred):
+                    break
+                if not waiting:
+                    waiting = sweep.released(poll_s)
+                continue
+            for kind, t, payload in pool.events(timeout=0.2):
+                if kind == "epoch":
+                    sweep.reporter.epoch(payload)
+                elif kind == "done":
+                    sweep.record(t, payload)
+                elif kind == "error":
+                    sweep.error(t, payload)
+                elif sweep.died(t, payload):
+                    waiting.insert(0, t)
+        interrupted = False
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        events.close()
-
-
-def _drain(events, reporter: Reporter) -> None:
-    while True:
-        try:
-            kind, payload = events.get_nowait()
-        except (queue.Empty, EOFError, OSError, ValueError):
-            return
-        if kind == "epoch":
-            reporter.epoch(payload)
+        # Interrupted: stop the workers where they are. Their trials have no final record, so they are incomplete
+        # and run again next time; the kernel releases their locks as they die.
+        pool.close(terminate=interrupted)
 
 
 def run_sweep(spec: Spec, seeds: Sequence[int], store: Store, **kwargs) -> SweepResult:

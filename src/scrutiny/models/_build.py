@@ -13,17 +13,20 @@ from scrutiny.registry import MODELS
 CONTEXT_ARGS = ("num_classes", "in_channels", "image_size")
 
 
-def build_model(section: dict[str, Any], context: dict[str, Any]) -> nn.Module:
+def build_model(section: dict[str, Any], context: dict[str, Any], *, trust_code: bool = True) -> nn.Module:
     """Call the builder named by ``section['name']`` with the section's arguments plus the context it accepts.
 
     Args:
         section: The resolved ``model`` section: ``name`` and keyword arguments.
         context: Facts from the dataset (``num_classes``, ``in_channels``, ``image_size``).
+        trust_code: Allow a ``package.module:callable`` name outside scrutiny. Pass False when the section comes
+            from stored data (a trial folder's ``spec.json``): such a name raises
+            :class:`~scrutiny.registry.UntrustedCodeError` before anything is imported.
 
     ``section['weights']``, when set, is a local state_dict file loaded strictly into the built model.
     """
     kwargs = {k: v for k, v in section.items() if k not in ("name", "weights")}
-    builder = MODELS.get(section["name"])
+    builder = MODELS.get(section["name"], trust_code=trust_code)
     try:
         params = inspect.signature(builder).parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())

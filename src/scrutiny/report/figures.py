@@ -1,6 +1,9 @@
 """Figures of a claim report. Each function takes computed results and an optional matplotlib ``ax``.
 
 Nothing here computes a statistic: intervals and verdicts come from :mod:`scrutiny.analysis`.
+
+Text from a claim (arm labels, metric names, hypotheses) is drawn literally, never parsed as mathtext: every ``$``
+in it is escaped (:func:`plain`), so a label such as ``cost $5-$10`` neither crashes a figure nor turns into math.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ _COLOURS = [
     "#bcbd22",
     "#7f7f7f",
 ]
+
+
+def plain(text: object) -> str:
+    """``text`` as matplotlib draws it literally: ``$`` escaped, so mathtext never parses user text."""
+    return str(text).replace("$", r"\$")
 
 
 def _axes(ax, figsize):
@@ -95,9 +103,9 @@ def plot_scores(
     import textwrap
 
     rotate = len(arms) > 3
-    labels = [textwrap.fill(a.label, 22) for a in arms]  # long labels wrap instead of running into each other
+    labels = [plain(textwrap.fill(a.label, 22)) for a in arms]  # long labels wrap instead of running into each other
     ax.set_xticks(range(len(arms)), labels, rotation=15 if rotate else 0, ha="right" if rotate else "center")
-    ax.set_ylabel(metric or (arms[0].metric if arms else ""))
+    ax.set_ylabel(plain(metric or (arms[0].metric if arms else "")))
     ax.set_xlim(-0.7, len(arms) - 0.3)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="best", framealpha=0.85)
@@ -116,10 +124,10 @@ def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy o
         with np.errstate(all="ignore"):
             mean = np.nanmean(arm.curves, axis=0)
             lo, hi = np.nanmin(arm.curves, axis=0), np.nanmax(arm.curves, axis=0)
-        ax.plot(arm.curve_epochs, mean, color=colour, lw=1.6, label=f"{arm.label} (n={arm.n})", marker=".")
+        ax.plot(arm.curve_epochs, mean, color=colour, lw=1.6, label=plain(f"{arm.label} (n={arm.n})"), marker=".")
         ax.fill_between(arm.curve_epochs, lo, hi, color=colour, alpha=0.18, lw=0)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(plain(ylabel))
     ax.grid(alpha=0.3)
     ax.legend(
         fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2
@@ -169,13 +177,14 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
         a.set_xlim(min(left, v.low) - 0.1 * span, max(right, v.high) + 0.1 * span)
         a.ticklabel_format(axis="x", useOffset=False)
         if ax is None:
-            a.set_title(f"{v.hypothesis}  [{v.verdict}]", fontsize=7, loc="left", pad=2)  # full width for the axis
+            title = plain(f"{v.hypothesis}  [{v.verdict}]")
+            a.set_title(title, fontsize=7, loc="left", pad=2)  # full width for the axis
             a.set_yticks([])
             a.tick_params(axis="x", labelsize=7)
             a.set_ylim(-0.6, 0.6)
             a.grid(axis="x", alpha=0.3)
     if ax is not None:
-        ax.set_yticks(range(len(rows)), [f"{v.hypothesis}  [{v.verdict}]" for v in reversed(rows)], fontsize=8)
+        ax.set_yticks(range(len(rows)), [plain(f"{v.hypothesis}  [{v.verdict}]") for v in reversed(rows)], fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     axes[-1].set_xlabel("estimate with 95% interval (shaded: where the claim holds)", fontsize=8)
     fig.tight_layout()

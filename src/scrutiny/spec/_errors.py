@@ -14,6 +14,7 @@ _EXPECT = {
     "int_parsing": "expected an integer",
     "int_type": "expected an integer",
     "int_from_float": "expected an integer",
+    "finite_number": "expected a finite number",
     "bool_parsing": "expected true or false",
     "bool_type": "expected true or false",
     "string_type": "expected a string",
@@ -25,8 +26,24 @@ _EXPECT = {
 }
 
 
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error message never echoes more than a short excerpt.
+
+    Containers are summarised by type and length before ``repr`` is called, so a huge value costs nothing.
+    """
+    if isinstance(value, dict | list | tuple) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    if isinstance(value, str | bytes) and len(value) > 4 * limit:
+        value = value[: 2 * limit]
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def dotted(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+    return ".".join(str(part)[:EXCERPT_CHARS] for part in loc)
 
 
 def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
@@ -51,14 +68,14 @@ def first_error(exc: ValidationError, model: type[BaseModel] | None, prefix: tup
         return dotted(prefix + loc), "unknown key" + suggest(name, _fields_at(model, loc[:-1]))
     if kind == "missing":
         return dotted(prefix + loc), "required key is missing"
-    shown = err.get("input")
+    shown = excerpt(err.get("input"))
     if kind == "literal_error":
-        return dotted(prefix + loc), f"expected one of {err['ctx']['expected']}, got {shown!r}"
+        return dotted(prefix + loc), f"expected one of {err['ctx']['expected'][:200]}, got {shown}"
     if kind in _EXPECT:
-        return dotted(prefix + loc), f"{_EXPECT[kind]}, got {shown!r}"
-    message = err["msg"]
+        return dotted(prefix + loc), f"{_EXPECT[kind]}, got {shown}"
+    message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     message = message[0].lower() + message[1:]
-    return dotted(prefix + loc), f"{message}, got {shown!r}"
+    return dotted(prefix + loc), f"{message[:200]}, got {shown}"
 
 
 def raise_spec_error(

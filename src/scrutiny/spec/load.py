@@ -6,12 +6,19 @@ Mappings merge key by key; any other value (lists included) replaces the one bel
 Resolution also checks the ``model`` and ``data`` arguments against their builders' signatures (unknown keys and
 wrong types fail with the same one-line error) and writes every builder default explicitly, so that a spec that
 spells a default out has the same identity as one that leaves it implicit.
+
+Limits (each a one-line :class:`SpecError` that names it): only regular files are read, of at most
+:data:`MAX_YAML_BYTES`, as UTF-8; a document expands (YAML aliases included) to at most :data:`MAX_NODES` values,
+nested at most :data:`MAX_DEPTH` deep; a ``key=value`` override is at most :data:`MAX_OVERRIDE_CHARS` long.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,33 +26,104 @@ import yaml
 from pydantic import ConfigDict, ValidationError, create_model
 
 from scrutiny.errors import RegistryError, SpecError
-from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS
-from scrutiny.spec._errors import raise_spec_error, source_of
-from scrutiny.spec.schema import DataSection, Spec
+from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS, UntrustedCodeError
+from scrutiny.spec._errors import excerpt, raise_spec_error, source_of
+from scrutiny.spec.schema import DataSection, Spec, builder_annotation
 
 OVERRIDE_SOURCE = "--set"
+MAX_YAML_BYTES = 1 << 20
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+MAX_OVERRIDE_CHARS = 10_000
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read one YAML mapping; errors name the file (and the line for malformed YAML)."""
+def read_text(path: str | Path, limit: int = MAX_YAML_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes; anything else is a one-line :class:`SpecError`.
+
+    FIFOs, devices and folders are refused before they are opened, so ``/dev/zero`` or a pipe never hangs a read.
+    """
     path = Path(path)
     try:
-        text = path.read_text()
+        info = os.stat(path)
     except FileNotFoundError:
         raise SpecError(str(path), None, "file not found") from None
     except OSError as exc:
         raise SpecError(str(path), None, f"cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(str(path), None, "not a regular file")
+    if info.st_size > limit:
+        raise SpecError(str(path), None, f"{info.st_size:,} bytes, over the limit of {limit:,} bytes for a spec")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise SpecError(str(path), None, f"cannot read ({exc.strerror})") from None
+    if len(raw) > limit:
+        raise SpecError(str(path), None, f"over the limit of {limit:,} bytes for a spec")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        raise SpecError(str(path), None, f"not UTF-8 text ({where})") from None
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` with the size limits checked on the result; errors name ``source``."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(str(path), None, f"{where}malformed YAML ({problem})") from None
+        raise SpecError(source, None, f"{where}malformed YAML ({str(problem)[:100]})") from None
+    except RecursionError:
+        raise SpecError(source, None, f"nested deeper than the limit of {MAX_DEPTH} levels") from None
+    check_size(data, source)
+    return data
+
+
+def check_size(data: Any, source: str, key: str | None = None) -> None:
+    """Raise if ``data`` expands to more than :data:`MAX_NODES` values or nests deeper than :data:`MAX_DEPTH`.
+
+    Counted on the object graph with one visit per distinct container, so an alias bomb (a few lines that expand
+    to billions of values) is measured in time linear in the file, and refused.
+    """
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, depth)
+    active: set[int] = set()
+
+    def visit(node: Any, depth: int) -> tuple[int, int]:
+        if not isinstance(node, dict | list):
+            return 1, 0
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise SpecError(source, key, "a YAML alias refers to its own ancestor (a recursive structure)")
+        if depth > MAX_DEPTH:
+            raise SpecError(source, key, f"nested deeper than the limit of {MAX_DEPTH} levels")
+        active.add(id(node))
+        total, deepest = 1, 0
+        for child in list(node.keys()) + list(node.values()) if isinstance(node, dict) else node:
+            n, d = visit(child, depth + 1)
+            total, deepest = total + n, max(deepest, d + 1)
+            if total > MAX_NODES:
+                raise SpecError(source, key, f"expands to more than the limit of {MAX_NODES:,} values (YAML aliases?)")
+        active.discard(id(node))
+        sizes[id(node)] = (total, deepest)
+        return total, deepest
+
+    visit(data, 0)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read one YAML mapping; errors name the file (and the line for malformed YAML)."""
+    data = parse_yaml(read_text(path), str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise SpecError(str(path), None, f"expected a mapping at the top level, got {type(data).__name__}")
+    bad = next((k for k in data if not isinstance(k, str)), None)
+    if bad is not None:
+        raise SpecError(str(path), None, f"keys must be strings, got {excerpt(bad)}")
     return data
 
 
@@ -78,22 +156,31 @@ def _load_chain(path: Path, sources: dict[str, str], seen: tuple[Path, ...] = ()
     parent = raw.pop("extends", None)
     base: dict[str, Any] = {}
     if parent is not None:
-        if not isinstance(parent, str):
-            raise SpecError(str(path), "extends", f"expected a relative path, got {parent!r}")
+        if not isinstance(parent, str) or not parent:
+            raise SpecError(str(path), "extends", f"expected a relative path, got {excerpt(parent)}")
+        if len(seen) >= 32:
+            raise SpecError(str(path), "extends", "a chain longer than the limit of 32 files")
         base = _load_chain(path.parent / parent, sources, (*seen, resolved))
     return _merge(base, raw, sources, str(path))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optim.lr=0.05"`` -> ``(["optim", "lr"], 0.05)``; the value is read as YAML (``[1, 2]``, ``true``)."""
+    if len(text) > MAX_OVERRIDE_CHARS:
+        raise SpecError(OVERRIDE_SOURCE, None, f"longer than the limit of {MAX_OVERRIDE_CHARS:,} characters")
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise SpecError(OVERRIDE_SOURCE, None, f"expected key=value with a dotted key, got {text!r}")
+        raise SpecError(OVERRIDE_SOURCE, None, f"expected key=value with a dotted key, got {excerpt(text)}")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except RecursionError:
+        raise SpecError(OVERRIDE_SOURCE, key, f"nested deeper than the limit of {MAX_DEPTH} levels") from None
+    check_size(value, OVERRIDE_SOURCE, key)
+    if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+        raise SpecError(OVERRIDE_SOURCE, key, "keys must be strings")
     return key.split("."), value
 
 
@@ -108,7 +195,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], sources: dict[st
             if child is None:
                 child = node[part] = {}
             elif not isinstance(child, dict):
-                raise SpecError(OVERRIDE_SOURCE, ".".join(parts[: i + 1]), f"is a value, not a section ({child!r})")
+                where = ".".join(parts[: i + 1])
+                raise SpecError(OVERRIDE_SOURCE, where, f"is a value, not a section ({excerpt(child)})")
             node = child
         node[parts[-1]] = value
         sources[".".join(parts)] = OVERRIDE_SOURCE
@@ -137,20 +225,34 @@ def load_spec(
         merged = _load_chain(Path(path), sources)
         fallback = str(path)
     else:
+        check_size(data or {}, "<dict>")
         merged = _merge({}, data or {}, sources, "<dict>")
         fallback = "<dict>"
     merged = apply_overrides(merged, overrides or [], sources)
     return resolve(merged, sources, fallback)
 
 
-def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallback: str = "<dict>") -> Spec:
-    """Validate a merged mapping and resolve the builder arguments of ``model`` and ``data``."""
+def resolve(
+    data: dict[str, Any], sources: dict[str, str] | None = None, fallback: str = "<dict>", *, trust_code: bool = True
+) -> Spec:
+    """Validate a merged mapping and resolve the builder arguments of ``model`` and ``data``.
+
+    Args:
+        data: The merged spec mapping.
+        sources: Dotted key -> the file (or ``--set``) that gave it, for error messages.
+        fallback: The source named for keys without one.
+        trust_code: Allow ``package.module:callable`` names outside scrutiny. False for a stored spec (data,
+            not code): such a name raises :class:`~scrutiny.registry.UntrustedCodeError` before any import.
+    """
     sources = sources or {}
+    _check_finite(data, sources, fallback)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise_spec_error(exc, Spec, sources, fallback)
-    model_kwargs = _resolve_builder_args(spec.model.name, spec.model.kwargs, "model", MODELS, sources, fallback)
+    model_kwargs = _resolve_builder_args(
+        spec.model.name, spec.model.kwargs, "model", MODELS, sources, fallback, trust_code=trust_code
+    )
     data_kwargs = _resolve_builder_args(
         spec.data.name,
         spec.data.kwargs,
@@ -158,6 +260,7 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         DATASETS,
         sources,
         fallback,
+        trust_code=trust_code,
         common=set(DataSection.model_fields) - {"name"},
     )
     resolved = spec.model_dump(mode="python")
@@ -174,9 +277,10 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
         PROTOCOLS,
         sources,
         fallback,
+        trust_code=trust_code,
         name_key="eval.protocol",
     )
-    _check_trial_protocol(spec.eval.protocol, resolved["eval"]["protocol_args"], sources, fallback)
+    _check_trial_protocol(spec.eval.protocol, resolved["eval"]["protocol_args"], sources, fallback, trust_code)
     resolved["probes"] = [
         {
             "name": probe.name,
@@ -188,6 +292,7 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
                 PROBES,
                 sources,
                 fallback,
+                trust_code=trust_code,
                 common={"ctx", "prefix"},
                 name_key=f"probes.{i}.name",
             ),
@@ -196,6 +301,16 @@ def resolve(data: dict[str, Any], sources: dict[str, str] | None = None, fallbac
     ]
     _check_probe_requirements(resolved, sources, fallback)
     return Spec.model_validate(resolved)
+
+
+def _check_finite(data: Any, sources: dict[str, str], fallback: str, prefix: str = "") -> None:
+    """No NaN or infinity anywhere: no spec value can mean them, and JSON (the store, the hash) cannot hold them."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list | tuple) else ()
+    for k, value in items:
+        key = f"{prefix}{k}"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(source_of(key, sources, fallback), key, f"expected a finite number, got {value}")
+        _check_finite(value, sources, fallback, key + ".")
 
 
 def _check_probe_requirements(resolved: dict[str, Any], sources: dict[str, str], fallback: str) -> None:
@@ -213,12 +328,14 @@ def _check_probe_requirements(resolved: dict[str, Any], sources: dict[str, str],
                 )
 
 
-def _check_trial_protocol(name: str, args: dict[str, Any], sources: dict[str, str], fallback: str) -> None:
+def _check_trial_protocol(
+    name: str, args: dict[str, Any], sources: dict[str, str], fallback: str, trust_code: bool = True
+) -> None:
     """A trial evaluates tensors; protocols that start from raw images (crops, scales) are for image folders."""
     from scrutiny.protocols._base import is_image_protocol
 
     try:
-        protocol = PROTOCOLS.get(name)(**args)
+        protocol = PROTOCOLS.get(name, trust_code=trust_code)(**args)
     except (TypeError, ValueError) as exc:
         raise SpecError(source_of("eval.protocol_args", sources, fallback), "eval.protocol_args", str(exc)) from None
     if is_image_protocol(protocol):
@@ -239,14 +356,19 @@ def _resolve_builder_args(
     fallback: str,
     common: set[str] | None = None,
     name_key: str | None = None,
+    trust_code: bool = True,
 ) -> dict[str, Any]:
     """Check ``kwargs`` against the builder's signature and fill its defaults (context arguments excluded)."""
     from scrutiny.models import CONTEXT_ARGS
 
+    name_key = name_key or f"{section}.name"
     try:
-        builder = registry.get(name)
+        builder = registry.get(name, trust_code=trust_code)
+    except UntrustedCodeError as exc:
+        raise UntrustedCodeError(
+            exc.kind, exc.name, f"{source_of(name_key, sources, fallback)}: {name_key}: "
+        ) from None
     except RegistryError as exc:
-        name_key = name_key or f"{section}.name"
         raise SpecError(source_of(name_key, sources, fallback), name_key, str(exc)) from None
     try:
         params = inspect.signature(builder).parameters
@@ -263,11 +385,14 @@ def _resolve_builder_args(
         if isinstance(annotation, str):
             annotation = _eval_annotation(builder, annotation)
         default = ... if param.default is inspect.Parameter.empty else param.default
+        annotation = builder_annotation(pname, annotation, default)
         if section == "model" and pname in CONTEXT_ARGS and pname not in kwargs:
             continue  # filled from the dataset at build time
         fields[pname] = (annotation, default)
     checker = create_model(
-        f"{section}_args", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
+        f"{section}_args",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False),
+        **fields,
     )
     try:
         checked = checker.model_validate(kwargs)

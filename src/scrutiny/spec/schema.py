@@ -3,32 +3,44 @@
 A spec describes one training and evaluation setup in six sections. ``model`` and ``data`` name a registry
 entry and carry its keyword arguments; those arguments are checked against the builder's signature when the
 spec is resolved (:func:`scrutiny.spec.load.resolve`), so an unknown or mistyped argument fails there too.
+
+Numbers are numbers: a boolean is never accepted where a number is expected (YAML's ``true`` is not 1), and
+non-finite floats (``.inf``, ``.nan``) are rejected everywhere in the schema. Sizes and counts are positive,
+rates and weights non-negative; each field's range is in its type below.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+PositiveInt = Annotated[int, BeforeValidator(_not_bool), Field(gt=0)]
+NonNegativeInt = Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]
+PositiveFloat = Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]
+NonNegativeFloat = Annotated[float, BeforeValidator(_not_bool), Field(ge=0)]
+UnitFloat = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, lt=1)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OpenSection(BaseModel):
     """A section whose extra keys are a registry builder's keyword arguments."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -76,7 +88,7 @@ class OptimSection(Section):
     lr: PositiveFloat = 0.1
     momentum: NonNegativeFloat = 0.9
     nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[UnitFloat, UnitFloat] = (0.9, 0.999)
     eps: PositiveFloat = 1e-8
     weight_decay: NonNegativeFloat = 0.0
     wd_on: Literal["all", "weights_only"] = "all"
@@ -174,3 +186,40 @@ class Spec(Section):
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain JSON-compatible data (tuples become lists)."""
         return self.model_dump(mode="json")
+
+
+_COUNT_NAMES = re.compile(
+    r"width|depth|\w*channels|\w*classes|\w*_size|size|\w*_side|resize|crop|resolution|canvas|reps|n_train|n_test"
+    r"|n_transforms|num_batches|nmasks|nfilters"
+)
+
+
+def builder_annotation(name: str, annotation: Any, default: Any) -> Any:
+    """The type a registered builder's argument is checked with: booleans are not numbers, and a size or count.
+
+    A size or count is an ``int`` argument named like one (``width``, ``depth``, ``batch_size``, ``*_channels``,
+    ``n_train``, ...) whose default is positive: it must be positive too (``min_*`` arguments excepted). Counts that
+    may be zero (``n_val``, ``val_per_class``) keep their builder's own check.
+    """
+    if annotation is int or annotation is float:
+        positive = (
+            annotation is int
+            and isinstance(default, int)
+            and not isinstance(default, bool)
+            and default >= 1
+            and _COUNT_NAMES.fullmatch(name) is not None
+            and not name.startswith("min_")
+        )
+        return (
+            Annotated[annotation, BeforeValidator(_not_bool), Field(gt=0)]
+            if positive
+            else (Annotated[annotation, BeforeValidator(_not_bool)])
+        )
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType) and args:
+        inner = [builder_annotation(name, a, default) for a in args]
+        return Union[tuple(inner)]  # noqa: UP007 - built from a runtime list
+    if origin in (tuple, list) and args:
+        inner = tuple(a if a is Ellipsis else builder_annotation(name, a, None) for a in args)
+        return origin[inner] if origin is tuple else list[inner[0]]
+    return annotation

@@ -23,8 +23,12 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def write_atomic(path: str | Path, write) -> None:
-    """Call ``write(fileobj)`` on a temporary binary file, then rename it to ``path``."""
+def write_atomic(path: str | Path, write, verify=None) -> None:
+    """Call ``write(fileobj)`` on a temporary binary file, then rename it to ``path``.
+
+    Renaming replaces whatever entry ``path`` was (a planted link included) and never writes through it.
+    ``verify(tmp_path)``, when given, runs on the complete temporary file before the rename (e.g. to hash it).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,6 +37,8 @@ def write_atomic(path: str | Path, write) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        if verify is not None:
+            verify(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -47,7 +53,8 @@ def write_json(path: str | Path, obj: Any) -> None:
 def append_jsonl(path: str | Path, obj: Any) -> None:
     """Append one line; a torn last line can only belong to an incomplete trial, which is run again."""
     line = json.dumps(json_safe(obj), allow_nan=False) + "\n"
-    with open(path, "a") as fh:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "a") as fh:  # O_NOFOLLOW: never append through a planted link
         fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())

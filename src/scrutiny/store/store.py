@@ -2,44 +2,56 @@
 
 Layout of ``<store>/<trial id>/``:
 
-============== ====================================================================================
-spec.json      the resolved spec, its hash, the seed (written first)
-trial.json     the start record: seeds of every stream, provenance, backend flags
-metrics.jsonl  one JSON object per epoch, raw values
-result.json    the final record: status (complete | diverged | failed), final_* and best_*, times,
-               error and traceback for a failure. A folder without it is incomplete and is run again.
-checkpoint.pt  ``{"model": state_dict, "optimizer": state_dict, "epoch": int}``; load with
-               ``torch.load(path, weights_only=True)``
-outputs.npz    per-example predictions of the final evaluation, when asked for
-============== ====================================================================================
+=================== ===============================================================================
+spec.json           the resolved spec, its hash, the seed (written first)
+trial.json          the start record: seeds of every stream, provenance, backend flags
+metrics.jsonl       one JSON object per epoch, raw values
+result.json         the final record: status (complete | diverged | failed), final_* and best_*, times,
+                    error and traceback for a failure. A folder without it is incomplete and is run again.
+fault.json          written instead of result.json when the environment failed the trial (full disk,
+                    read-only file system): the trial stays incomplete and runs again on the next call
+checkpoint.pt       ``{"model": state_dict, "optimizer": state_dict, "epoch": int}``; load with
+                    ``torch.load(path, weights_only=True)``; ``checkpoint.pt.sha256`` holds its SHA-256
+outputs.npz         per-example predictions of the final evaluation, when asked for
+=================== ===============================================================================
 
-Every JSON record carries ``schema_version`` and ``scrutiny_version``.
+Locks live in ``<store>/.locks/<trial id>.lock`` (see :mod:`scrutiny.store._lock`); they are never deleted.
+
+**The store harms nothing it did not write.** It never follows a symbolic link out of its root: a trial entry that
+is a link, or not a folder, is refused with a one-line :class:`StoreError` before anything is read or written
+through it. Clearing an incomplete attempt deletes only regular files of the kinds a trial writes (``*.json``,
+``*.jsonl``, ``*.pt``, ``*.npz``, ``*.sha256``, temporary ``*.tmp``) and a ``probes/`` folder of such files; any
+other entry (a link, a device, a file of another kind) is refused, never deleted. Lock files are opened with
+``O_NOFOLLOW``. Every JSON record carries ``schema_version`` and ``scrutiny_version``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
-from scrutiny._version import __version__
 from scrutiny.errors import StoreError
-from scrutiny.store._atomic import append_jsonl, write_atomic, write_json
+from scrutiny.store._atomic import write_json
+from scrutiny.store._lock import LockFile, is_locked
+from scrutiny.store._writer import FAULT, FINAL, SCHEMA_VERSION, TrialWriter, stamp
 
-SCHEMA_VERSION = 1
+__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "TrialBusyError", "TrialFinishedError", "TrialWriter"]
+
 DEFAULT_STORE = "scrutiny-runs"
-FINAL = "result.json"
-
-
-def stamp(record: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "scrutiny_version": __version__, **record}
+_TRIAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+_OURS = (".json", ".jsonl", ".pt", ".npz", ".sha256", ".tmp", ".lock")
 
 
 class TrialBusyError(StoreError):
     """Another live process holds the trial's lock."""
+
+
+class TrialFinishedError(StoreError):
+    """The trial has a final record already (another process may have finished it meanwhile)."""
 
 
 class Store:
@@ -57,21 +69,47 @@ class Store:
 
     # ---- reading -------------------------------------------------------------------------------------------
     def trial_dir(self, trial_id: str) -> Path:
+        if not _TRIAL_ID.fullmatch(trial_id):
+            raise StoreError(f"{self.root}: '{trial_id[:60]}' is not a trial id")
         return self.root / trial_id
 
+    def _entry(self, trial_id: str) -> os.stat_result | None:
+        """The ``lstat`` of a trial's entry, ``None`` if absent; a link or a non-folder is refused."""
+        folder = self.trial_dir(trial_id)
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            raise StoreError(f"{self.root}: is a file, not a store folder") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise StoreError(f"{folder}: is a symbolic link; a store entry must be a trial folder (remove the link)")
+        if not stat.S_ISDIR(st.st_mode):
+            raise StoreError(f"{folder}: is not a folder; a store entry must be a trial folder (remove it)")
+        return st
+
     def trial_ids(self) -> list[str]:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: is a file, not a store folder")
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / "spec.json").exists())
+        return sorted(
+            e.name
+            for e in os.scandir(self.root)
+            if e.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(e.path, "spec.json"))
+        )
 
     def status(self, trial_id: str) -> str:
         """``missing``, ``incomplete``, or the final record's status."""
-        folder = self.trial_dir(trial_id)
-        if not folder.is_dir():
+        if self._entry(trial_id) is None:
             return "missing"
-        if not (folder / FINAL).exists():
+        if not (self.trial_dir(trial_id) / FINAL).exists():
             return "incomplete"
         return self.result(trial_id).get("status", "incomplete")
+
+    def busy(self, trial_id: str) -> bool:
+        """Whether a process holds the trial's lock now."""
+        return is_locked(self._lock_path(trial_id))
 
     def _read_json(self, path: Path) -> dict[str, Any]:
         try:
@@ -79,7 +117,9 @@ class Store:
         except FileNotFoundError:
             raise StoreError(f"{path}: no such record") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(f"{path}: unreadable record ({exc})") from None
+            raise StoreError(f"{path}: unreadable record ({str(exc)[:100]})") from None
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot read ({exc.strerror})") from None
 
     def spec(self, trial_id: str) -> dict[str, Any]:
         return self._read_json(self.trial_dir(trial_id) / "spec.json")
@@ -89,6 +129,11 @@ class Store:
 
     def result(self, trial_id: str) -> dict[str, Any]:
         return self._read_json(self.trial_dir(trial_id) / FINAL)
+
+    def fault(self, trial_id: str) -> dict[str, Any] | None:
+        """The environment fault that left the trial incomplete, if one was recorded."""
+        path = self.trial_dir(trial_id) / FAULT
+        return self._read_json(path) if path.exists() else None
 
     def probe(self, trial_id: str, prefix: str) -> dict[str, Any]:
         """The tables a probe wrote for the trial (``probes/<prefix>.json``)."""
@@ -125,96 +170,113 @@ class Store:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise StoreError(f"{self.root}: no trial '{prefix}' (see 'scrutiny runs --store {self.root}')")
-        raise StoreError(f"{self.root}: trial prefix '{prefix}' is ambiguous: {', '.join(matches[:5])}")
+            raise StoreError(f"{self.root}: no trial '{prefix[:60]}' (see 'scrutiny runs' on this store)")
+        raise StoreError(f"{self.root}: trial prefix '{prefix[:60]}' is ambiguous: {', '.join(matches[:5])}")
 
     # ---- writing -------------------------------------------------------------------------------------------
-    def begin(self, trial_id: str, spec_record: dict[str, Any]) -> TrialWriter:
-        """Start (or restart) a trial: lock its folder, clear an incomplete attempt, write ``spec.json``.
+    def _lock_path(self, trial_id: str) -> Path:
+        return self.root / ".locks" / f"{self.trial_dir(trial_id).name}.lock"
 
-        A finished trial is never overwritten: beginning one raises.
-        """
+    def _prepare_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: is a file, not a store folder")
         self.root.mkdir(parents=True, exist_ok=True)
+        locks = self.root / ".locks"
+        if locks.is_symlink() or (locks.exists() and not locks.is_dir()):
+            raise StoreError(f"{locks}: must be a folder, not a link or a file (remove it)")
+        locks.mkdir(exist_ok=True)
         meta = self.root / "STORE.json"
-        if not meta.exists():
+        if not meta.exists() and not meta.is_symlink():
             write_json(meta, stamp({"kind": "scrutiny trial store"}))
-        folder = self.trial_dir(trial_id)
-        folder.mkdir(exist_ok=True)
-        _lock(folder)
-        if (folder / FINAL).exists():
-            _unlock(folder)
-            raise StoreError(f"{folder}: trial already finished; remove the folder to run it again")
-        for child in folder.iterdir():
-            if child.name != ".lock":
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        writer = TrialWriter(folder)
-        writer.write("spec.json", spec_record)
+
+    def lock(self, trial_id: str) -> LockFile:
+        """Take the trial's lock now, or raise :class:`TrialBusyError`."""
+        self._prepare_root()
+        lock = LockFile(self._lock_path(trial_id))
+        try:
+            taken = lock.acquire()
+        except OSError as exc:
+            if exc.errno == getattr(os, "ELOOP", 40):
+                raise StoreError(f"{lock.path}: is a symbolic link; remove it") from None
+            raise
+        if not taken:
+            raise TrialBusyError(f"{self.trial_dir(trial_id)}: being run by {lock.holder()}")
+        return lock
+
+    def begin(self, trial_id: str, spec_record: dict[str, Any], *, replace_failed: bool = False) -> TrialWriter:
+        """Start (or restart) a trial: lock it, clear an incomplete attempt, write ``spec.json``.
+
+        Args:
+            trial_id: The trial's id.
+            spec_record: The content of ``spec.json``.
+            replace_failed: Also start again a trial whose final record says ``failed``.
+
+        Raises:
+            TrialBusyError: Another process holds the trial's lock.
+            TrialFinishedError: The trial has a final record (and it is not a failure to replace).
+            StoreError: The trial entry is a link or a file, or holds entries scrutiny did not write.
+        """
+        lock = self.lock(trial_id)
+        try:
+            folder = self.trial_dir(trial_id)
+            if self._entry(trial_id) is None:
+                folder.mkdir()
+            final = folder / FINAL
+            if final.exists():
+                status = self._read_json(final).get("status") if replace_failed else None
+                if status != "failed":
+                    raise TrialFinishedError(f"{folder}: trial already finished; remove the folder to run it again")
+            _clear(folder)
+            writer = TrialWriter(folder, lock)
+            writer.write("spec.json", spec_record)
+        except BaseException:
+            lock.release()
+            raise
         return writer
 
-    def remove(self, trial_id: str) -> None:
-        shutil.rmtree(self.trial_dir(trial_id), ignore_errors=True)
+    def mark_failed(self, trial_id: str, record: dict[str, Any]) -> bool:
+        """Write a ``failed`` final record for a trial whose process died (no final record yet).
 
-
-class TrialWriter:
-    """Writes the records of one trial folder; :meth:`finish` writes the final record last and unlocks."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def write(self, name: str, record: dict[str, Any]) -> None:
-        write_json(self.folder / name, stamp(record))
-
-    def append_metrics(self, row: dict[str, Any]) -> None:
-        append_jsonl(self.folder / "metrics.jsonl", row)
-
-    def save_checkpoint(self, state: dict[str, Any], name: str = "checkpoint.pt") -> None:
-        import torch
-
-        write_atomic(self.folder / name, lambda fh: torch.save(state, fh))
-
-    def save_arrays(self, name: str, arrays: dict[str, Any]) -> None:
-        import numpy as np
-
-        write_atomic(self.folder / name, lambda fh: np.savez(fh, **arrays))
-
-    def finish(self, result: dict[str, Any]) -> None:
-        self.write(FINAL, result)
-        _unlock(self.folder)
-
-    def abandon(self) -> None:
-        """Release the lock without a final record (the trial stays incomplete)."""
-        _unlock(self.folder)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _lock(folder: Path) -> None:
-    lock = folder / ".lock"
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    for _ in range(2):
+        Returns:
+            False, doing nothing, when the trial is locked by a live process or already has a final record.
+        """
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            host, _, pid = lock.read_text().partition(":")
-            if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
-                lock.unlink(missing_ok=True)  # left by a process that died
-                continue
-            raise TrialBusyError(
-                f"{folder}: being run by {host}:{pid} (remove {lock} if that process is gone)"
-            ) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(me)
-        return
-    raise TrialBusyError(f"{folder}: could not take the lock")
+            lock = self.lock(trial_id)
+        except TrialBusyError:
+            return False
+        try:
+            folder = self.trial_dir(trial_id)
+            if self._entry(trial_id) is None:
+                folder.mkdir()
+            if (folder / FINAL).exists():
+                return False
+            write_json(folder / FINAL, stamp({"status": "failed", **record}))
+            return True
+        finally:
+            lock.release()
+
+    def remove(self, trial_id: str) -> None:
+        """Delete a trial's folder (under its lock; a link or foreign entry is refused, nothing deleted)."""
+        lock = self.lock(trial_id)
+        try:
+            if self._entry(trial_id) is not None:
+                folder = self.trial_dir(trial_id)
+                _clear(folder)
+                folder.rmdir()
+        finally:
+            lock.release()
 
 
-def _unlock(folder: Path) -> None:
-    (folder / ".lock").unlink(missing_ok=True)
+def _clear(folder: Path) -> None:
+    """Delete what a trial wrote in ``folder``; refuse (one line) anything scrutiny would not have written."""
+    entries = list(os.scandir(folder))
+    probes = [e for e in entries if e.name == "probes" and e.is_dir(follow_symlinks=False)]
+    inner = list(os.scandir(probes[0].path)) if probes else []
+    for entry in [e for e in entries if not probes or e.name != "probes"] + inner:
+        if not (entry.is_file(follow_symlinks=False) and entry.name.endswith(_OURS)):
+            kind = "a symbolic link" if entry.is_symlink() else "not a file scrutiny writes"
+            raise StoreError(f"{entry.path}: {kind}; refusing to clear the trial folder (remove it yourself)")
+    for entry in inner + [e for e in entries if not probes or e.name != "probes"]:
+        os.unlink(entry.path)
+    if probes:
+        os.rmdir(probes[0].path)

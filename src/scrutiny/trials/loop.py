@@ -29,6 +29,7 @@ from scrutiny.store import Store, TrialWriter
 from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches
 from scrutiny.trials.environment import backend_settings, capture_environment, resolve_device
 from scrutiny.trials.evaluate import evaluate
+from scrutiny.trials.faults import environment_fault
 from scrutiny.trials.flops import train_step_flops
 from scrutiny.trials.optim import build_optimizer, lr_factor, set_lr
 from scrutiny.trials.seeding import TrialSeeds
@@ -51,7 +52,13 @@ def _now() -> str:
 
 
 def run_trial(
-    spec: Spec, seed: int, store: Store, *, threads: int | None = None, on_epoch: EpochCallback | None = None
+    spec: Spec,
+    seed: int,
+    store: Store,
+    *,
+    threads: int | None = None,
+    on_epoch: EpochCallback | None = None,
+    replace_failed: bool = False,
 ) -> dict[str, Any]:
     """Run ``spec`` with ``seed`` and write its folder in ``store``; return the final record.
 
@@ -61,11 +68,17 @@ def run_trial(
         store: Where the trial folder is written.
         threads: CPU threads for torch in this trial (``None``: leave as is).
         on_epoch: Called after every epoch with ``{"trial", "epoch", "epochs", "metrics"}``.
+        replace_failed: Run the trial again if its final record says ``failed``.
+
+    A failure caused by the environment (full disk, read-only file system; :mod:`scrutiny.trials.faults`) writes
+    ``fault.json`` instead of a final record: the returned record has ``status: failed`` and ``fault:
+    environment``, and the trial stays incomplete in the store, so the next call runs it again.
     """
     tid = trial_id(spec, seed)
     seeds = TrialSeeds.from_root(seed)
     device = resolve_device(spec.train.device)
-    writer = store.begin(tid, {"trial_id": tid, "spec_hash": spec_hash(spec), "seed": seed, "spec": spec.to_dict()})
+    spec_record = {"trial_id": tid, "spec_hash": spec_hash(spec), "seed": seed, "spec": spec.to_dict()}
+    writer = store.begin(tid, spec_record, replace_failed=replace_failed)
     started, wall0, cpu0 = _now(), time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"trial_id": tid, "seed": seed}
     try:
@@ -93,15 +106,26 @@ def run_trial(
         raise
     except Diverged as exc:
         record.update(status="diverged", diverged_at={"epoch": exc.epoch, "step": exc.step}, error=str(exc))
-    except Exception as exc:  # a failed trial is a record, not the end of a sweep
+    except (Exception, SystemExit) as exc:  # a failed trial is a record, not the end of a sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        cause = environment_fault(exc)
+        if cause is not None:
+            record.update(fault="environment", error=f"environment fault: {cause}; the trial runs again next time")
     record.update(
         started_at=started,
         ended_at=_now(),
         wall_time_s=time.perf_counter() - wall0,
         cpu_time_s=time.process_time() - cpu0,
     )
-    writer.finish(record)
+    if record.get("fault") == "environment":
+        writer.fault(record)
+        return record
+    try:
+        writer.finish(record)
+    except OSError as exc:  # the final record itself could not be written: the trial stays incomplete
+        cause = environment_fault(exc) or f"{type(exc).__name__}: {exc.strerror}"
+        writer.abandon()
+        record.update(status="failed", fault="environment", error=f"environment fault: {cause}")
     return record
 
 

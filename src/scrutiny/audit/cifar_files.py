@@ -1,0 +1,58 @@
+"""CIFAR-10/100 read straight from torchvision's on-disk format (``cifar-10-batches-py``, ``cifar-100-python``).
+
+The pickled batches hold ``data`` uint8 ``(N, 3072)`` (channel-major 32×32) and ``labels`` (``fine_labels`` for
+CIFAR-100). The order is torchvision's: ``data_batch_1`` .. ``_5`` for ``train`` (CIFAR-100: ``train``) and
+``test_batch`` (``test``) for ``test``, so index ``i`` is the ``i``-th example of the ``cifar10``/``cifar100``
+datasets. Unlike torchvision, no checksum is required, so a small file in the same format can be audited.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scrutiny.errors import DataError
+
+_LAYOUT = {
+    "cifar10": ("cifar-10-batches-py", {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}),
+    "cifar100": ("cifar-100-python", {"train": ["train"], "test": ["test"]}),
+}
+
+
+@dataclass
+class CifarSplit:
+    """One split: ``data`` uint8 ``(N, 32, 32, 3)`` and ``targets`` ``(N,)``."""
+
+    data: np.ndarray
+    targets: list[int]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def read_cifar(root: str | Path | None, which: str) -> dict[str, CifarSplit]:
+    """``{"train": ..., "test": ...}`` of ``cifar10`` or ``cifar100`` under ``root``; errors name the file."""
+    if root is None:
+        raise DataError(f"data.root: required for {which} (a folder that holds '{_LAYOUT[which][0]}')")
+    folder = Path(root).expanduser() / _LAYOUT[which][0]
+    out = {}
+    for split, names in _LAYOUT[which][1].items():
+        data, labels = [], []
+        for name in names:
+            path = folder / name
+            try:
+                with open(path, "rb") as fh:
+                    batch = pickle.load(fh, encoding="bytes")  # noqa: S301 - torchvision's format is a pickle
+                rows = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+                key = b"labels" if b"labels" in batch else b"fine_labels"
+                data.append(rows.transpose(0, 2, 3, 1))
+                labels.extend(int(v) for v in batch[key])
+            except FileNotFoundError:
+                raise DataError(f"data.root: {path}: not found ({which} in torchvision's python format)") from None
+            except (OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError, TypeError) as exc:
+                raise DataError(f"data.root: {path}: not a CIFAR batch ({type(exc).__name__}: {exc})") from None
+        out[split] = CifarSplit(np.ascontiguousarray(np.concatenate(data)), labels)
+    return out
