@@ -60,6 +60,7 @@ class ClaimResult:
     preregistration: dict[str, Any] | None = None
     looks: list[dict[str, Any]] = field(default_factory=list)
     scores_file: str | None = None
+    without_duplicates: dict[str, Any] | None = None
 
     def rules(self) -> dict[str, Any]:
         """The decision rules in force: α, the multiplicity rule, the family and its size, the failure policy."""
@@ -132,6 +133,7 @@ class ClaimResult:
             "tuning": _tuning(c, self.seeds),
             "looks": self.looks,
             "scores_file": self.scores_file,
+            "without_duplicates": self.without_duplicates,
         }
 
 
@@ -359,3 +361,42 @@ def score_claim_file(path: str | Path, scores: str | Path, scale: str | None = N
     result = ClaimResult(claim, path, scale, seeds, {}, arms, verdicts)
     result.scores_file = str(scores)
     return result
+
+
+def decide_without_duplicates(result: ClaimResult, store: Store, audit_path: str | Path, seed: int = 0) -> None:
+    """Decide the claim's hypotheses again on the test examples a duplicates audit does not flag.
+
+    Sets ``result.without_duplicates``: per hypothesis, the verdict on the duplicate-free subset (``None`` where
+    its metric cannot be recomputed from per-example outputs), which verdicts changed, and the trials that lack
+    outputs (named with the spec key that saves them).
+    """
+    from dataclasses import replace
+
+    from scrutiny.analysis.dedup import rescore_without_duplicates
+    from scrutiny.audit.duplicates import load_audit
+
+    dedup = rescore_without_duplicates(result, store, load_audit(audit_path))
+    arms = {name: replace(arm, outcomes=None) for name, arm in dedup.arms.items()}
+    hyps = [h for h in result.claim.hypotheses if h.applies(result.scale)]
+    usable = [h for h in hyps if all(_has(arms, arm, m) for arm, m in _sides(h, result.claim.metric))]
+    decided = dict(zip(map(id, usable), evaluate_family(usable, arms, Rules.of_claim(result.claim, seed)), strict=True))
+    verdicts = [decided.get(id(h)) for h in hyps]
+    changed = [
+        v.hypothesis for v, w in zip(result.verdicts, verdicts, strict=True) if w is not None and w.verdict != v.verdict
+    ]
+    result.without_duplicates = {
+        **dedup.to_dict(),
+        "verdicts": [w.to_dict() if w is not None else None for w in verdicts],
+        "changed": changed,
+        "not_recomputable": [h.text() for h in hyps if h not in usable],
+    }
+
+
+def _sides(h: Any, claim_metric: str) -> list[tuple[str, str]]:
+    metric = h.metric or claim_metric
+    return [(h.a, metric)] + ([(h.b, h.metric_b or metric)] if h.b else [])
+
+
+def _has(arms: dict[str, ArmScores], arm: str, metric: str) -> bool:
+    a = arms.get(arm)
+    return a is not None and (metric == a.metric or metric in a.others)

@@ -112,6 +112,7 @@ def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
 def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], set[str]]], plot_scores) -> Any:
     import matplotlib.pyplot as plt
 
+    from scrutiny.analysis.metric_info import clip_interval, metric_range
     from scrutiny.stats import mean_ci
 
     widest = max(len(names) for names, _ in panels.values())
@@ -130,7 +131,7 @@ def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], s
             v = values[a.name]
             if v.size >= 2 and v.std() > 0:
                 ci = mean_ci(v)
-                intervals[a.name] = (ci.low, ci.high)
+                intervals[a.name] = clip_interval(ci.low, ci.high, metric_range(metric, result.claim.ranges))
         plot_scores(arms, intervals, ax=ax, metric=metric, values=values, show_reported=reported)
     fig.tight_layout()
     return fig
