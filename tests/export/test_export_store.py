@@ -122,3 +122,10 @@ def test_bad_tracking_uris_fail_in_one_line(built, tmp_path):
     with pytest.raises(ExportError, match=r"tracking_uri sqlite:///.*does not exist"):
         export_store(store, f"sqlite:///{tmp_path / 'no' / 'mlflow.db'}")
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_a_deleted_experiment_is_named_with_how_to_restore_it(built, db_uri):
+    client = MlflowClient(db_uri)
+    client.delete_experiment(client.create_experiment("gone"))
+    with pytest.raises(ExportError, match=r"experiment 'gone' is deleted .*mlflow experiments restore"):
+        export_store(Store(built.store_dir), db_uri, "gone")

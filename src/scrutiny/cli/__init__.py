@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import sys
+import unicodedata
 
 import click
 import typer
@@ -30,8 +31,14 @@ from scrutiny._discover import import_submodules  # noqa: E402
 import_submodules(__name__)  # one module per command group registers its commands
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so that it prints as one line."""
+    escape = ("Cc", "Zl", "Zp")  # control characters, line and paragraph separators
+    return "".join(c.encode("unicode_escape").decode() if unicodedata.category(c) in escape else c for c in text)
+
+
 def _fail(message: str, code: int) -> None:
-    print(f"scrutiny: {message}", file=sys.stderr)
+    print(f"scrutiny: {one_line(message)}", file=sys.stderr)
     sys.exit(code)
 
 

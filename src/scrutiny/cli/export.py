@@ -43,6 +43,7 @@ def mlflow(
 ) -> None:
     """One MLflow run per finished trial (params, tags, curves, artifacts); run again to add only what is new."""
     from scrutiny.export import export_claim, export_store
+    from scrutiny.export._tracker import import_mlflow
 
     out = Output(as_json)
     if (scale or report) and claim is None:
@@ -50,6 +51,7 @@ def mlflow(
     trial_store = Store(store)
     if not trial_store.root.is_dir():
         raise ScrutinyError(f"--store {store}: no such folder")
+    import_mlflow()  # first: a one-line error when it is missing; and it sets its loggers' levels on import
     for name in ("mlflow", "alembic"):  # MLflow's database set-up talks at INFO on stderr
         logging.getLogger(name).setLevel(logging.WARNING)
     try:

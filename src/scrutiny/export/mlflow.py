@@ -135,7 +135,10 @@ def _export_trial(tracker, store, tid, status, old, parent, summary) -> str:
     params = rec.trial_params(spec_record)
     tags = rec.trial_tags(spec_record, start, result)
     metrics = rec.trial_metrics(rows, start, result)
-    fp = rec.fingerprint(spec_record, start, result, rows)
+    started = rec.to_ms(start.get("started_at") or result.get("started_at"))
+    ended = rec.end_ms(started, result)
+    # what the run would hold (so a new version that logs differently replaces it) and the artifacts' records
+    fp = rec.fingerprint(params, tags, metrics, started, ended, status, spec_record, start, result)
     if old is not None and old.data.tags.get(rec.FINGERPRINT_TAG) == fp and old.info.status != "RUNNING":
         summary.unchanged.append(tid)
         if parent and old.data.tags.get(PARENT_TAG) != parent:
@@ -146,7 +149,6 @@ def _export_trial(tracker, store, tid, status, old, parent, summary) -> str:
     tags[rec.FINGERPRINT_TAG] = fp
     if parent:
         tags[PARENT_TAG] = parent
-    started = rec.to_ms(start.get("started_at") or result.get("started_at"))
     run = client.create_run(tracker.experiment_id, start_time=started, tags=tags, run_name=rec.run_name(spec_record))
     run_id = run.info.run_id
     log_in_batches(client, run_id, params, {}, metrics)
@@ -154,7 +156,7 @@ def _export_trial(tracker, store, tid, status, old, parent, summary) -> str:
     for name in ARTIFACTS:
         if (folder / name).exists():
             client.log_artifact(run_id, str(folder / name))
-    client.set_terminated(run_id, rec.RUN_STATUS[status], end_time=rec.end_ms(started, result))
+    client.set_terminated(run_id, rec.RUN_STATUS[status], end_time=ended)
     (summary.replaced if old is not None else summary.created).append(tid)
     return run_id
 

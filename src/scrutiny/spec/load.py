@@ -199,7 +199,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], sources: dict[st
                 raise SpecError(OVERRIDE_SOURCE, where, f"is a value, not a section ({excerpt(child)})")
             node = child
         node[parts[-1]] = value
-        sources[".".join(parts)] = OVERRIDE_SOURCE
+        dotted_key = ".".join(parts)
+        for stale in [k for k in sources if k.startswith(dotted_key + ".")]:
+            del sources[stale]  # the override replaced what the file said below this key
+        sources[dotted_key] = OVERRIDE_SOURCE
         _mark_children(value, sources, OVERRIDE_SOURCE, ".".join(parts) + ".")
     return out
 
