@@ -215,6 +215,7 @@ class _Prepared:
     warnings: list[str] = field(default_factory=list)
     min_p: float = 0.0
     test: str = "none"
+    test_name: str = "none"
     prediction_k: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -377,6 +378,7 @@ def _two_sided(
 
 def _from(pr: _Prepared, t: LocationTest) -> None:
     pr.estimate, pr.low, pr.high, pr.min_p = t.estimate, t.low, t.high, t.min_p
+    pr.test_name = t.test
     pr.test = t.test + ("" if t.low is None else f" ({t.confidence:.0%} interval, df = {t.df:.3g})")
     if pr.prediction_k:
         pr.test += f"; prediction for {pr.prediction_k} published run(s)"
@@ -435,7 +437,7 @@ def _verdict(p: _Prepared, pf: float | None, pa: float | None, level: float, m: 
         verdict = INCONCLUSIVE
         reason = (
             f"{_ns(p)} seeds with tied scores cannot reach p ≤ {first_level:.3g} "
-            f"(the {p.test}'s smallest p is {p.min_p:.3g})"
+            f"(the {p.test_name}'s smallest p is {p.min_p:.3g})"
         )
     else:
         verdict = INCONCLUSIVE
