@@ -1,16 +1,14 @@
 """Compare two arms' per-seed scores and say which is better, or how many seeds it would take to know.
 
-Decision rules (two-sided, α = 0.05, power 0.8 for planning):
-
-1. Welch's test rejects equal means (p < α): ``A better`` or ``B better``, by the sign of the difference in the
-   metric's better direction. If every seed of both arms scores the same, a non-zero difference is decided
-   without a test (and said so).
-2. Otherwise let N be the seeds per arm needed to detect the observed difference at 80% power with a t-test
-   (:func:`scrutiny.stats.seeds_needed_t`: noncentral-t power, pooled standard deviation), and at least one more
-   than the current n, at which the difference was not detected. If N is at most
-   ``max(30, 10 × n)``: ``inconclusive: need N seeds``. If it is larger, or the difference is zero:
-   ``no difference detectable at this n (smallest detectable: X)``, X being the minimum detectable effect at
-   the current n.
+The same rules as a claim's verdicts (:mod:`scrutiny.analysis.verdicts`): the test is Welch's t (or the paired t
+over common seeds with ``paired``), and where every seed ties, the exact permutation or sign-flip test, whose
+smallest attainable p is stated. The decision is two-sided at α = 0.05: ``A better`` or ``B better`` when
+``2 · min(one-sided p)`` (Holm-adjusted over the metrics when several are compared, :func:`adjust_comparisons`) is at
+most α. Otherwise the seeds per arm for 80% power at the observed difference and spread, at the family's first
+level (:func:`scrutiny.stats.planning.seeds_for_power`, one definition everywhere), give
+``inconclusive: need N seeds`` when N is at most ``max(30, 10 × n)``, and else
+``no difference detectable at this n (smallest detectable: X)``. A ``best_*`` metric selected on the test split
+carries a warning.
 """
 
 from __future__ import annotations
@@ -28,10 +26,10 @@ from scrutiny.stats import (
     minimum_detectable_effect,
     permutation_test,
     probability_of_improvement_ci,
-    seeds_needed_t,
-    welch_ci,
-    welch_t_test,
 )
+from scrutiny.stats.location import location_test
+from scrutiny.stats.multiplicity import adjust_pvalues
+from scrutiny.stats.planning import seeds_for_exact_test, seeds_for_power
 
 ALPHA = 0.05
 
@@ -68,6 +66,15 @@ class Comparison:
     rule: str
     tasks: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    paired: bool = False
+    test: str = ""
+    p_two_sided: float | None = None
+    p_adjusted: float | None = None
+    family_size: int = 1
+    min_p: float = 0.0
+    sd: float = 0.0
+    metric: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,11 +97,20 @@ def _summary(name: str, x: np.ndarray) -> ArmSummary:
 
 
 def compare(
-    a: np.ndarray, b: np.ndarray, *, names: tuple[str, str] = ("A", "B"), higher_is_better: bool = True, seed: int = 0
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    higher_is_better: bool = True,
+    seed: int = 0,
+    paired: bool = False,
+    metric: str | None = None,
+    warnings: list[str] | None = None,
 ) -> Comparison:
-    """Compare per-run scores ``a`` ``(n_a,)`` or ``(n_a, n_tasks)`` with ``b``.
+    """Compare per-run scores ``a`` ``(n_a,)`` or ``(n_a, n_tasks)`` with ``b`` (a family of one comparison).
 
-    For 2-D input the tests use each run's mean over tasks, and P(A > B) is averaged over tasks (rliable).
+    For 2-D input the tests use each run's mean over tasks, and P(A > B) is averaged over tasks (rliable). With
+    ``paired``, ``a[i]`` and ``b[i]`` are the same seed.
     """
     a2, b2 = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a2.ndim != b2.ndim or (a2.ndim == 2 and a2.shape[1] != b2.shape[1]):
@@ -103,41 +119,74 @@ def compare(
     x, y = (a2.mean(axis=1), b2.mean(axis=1)) if a2.ndim == 2 else (a2, b2)
     if x.size < 2 or y.size < 2:
         raise ValueError(f"compare: need at least 2 runs per arm, got {x.size} and {y.size}")
-    sign = 1.0 if higher_is_better else -1.0
+    if paired and x.size != y.size:
+        raise ValueError(f"compare: paired runs need the same seeds in both arms, got {x.size} and {y.size}")
     d = float(x.mean() - y.mean())
-    flat = x.std() == 0 and y.std() == 0
-    ci = welch_ci(x, y)
+    t = location_test(x, y, paired=paired)
     better, worse = (a2, b2) if higher_is_better else (b2, a2)
     poi = probability_of_improvement_ci(better, worse, reps=10_000, seed=seed)
-    p_w = None if flat else welch_t_test(x, y).pvalue
-    sd = math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
-    n = min(x.size, y.size)
-    needed = max(seeds_needed_t(d, sd), n + 1) if d != 0 and sd > 0 else None
-    mde = minimum_detectable_effect(n, sd) if sd > 0 else None
-    if flat and d != 0 or (p_w is not None and p_w < ALPHA):
-        verdict = f"{names[0] if sign * d > 0 else names[1]} better"
-        rule = "every seed scores the same in both arms" if flat else f"Welch p = {p_w:.3g} < {ALPHA}"
-    elif needed is not None and needed <= max(30, 10 * n):
-        verdict, rule = f"inconclusive: need {needed} seeds", f"Welch p = {p_w:.3g} ≥ {ALPHA}"
+    if paired:
+        sd = float((x - y).std(ddof=1))
     else:
-        shown = f"{mde:.4g}" if mde is not None else "n/a"
-        verdict = f"no difference detectable at this n (smallest detectable: {shown})"
-        rule = f"Welch p = {p_w:.3g} ≥ {ALPHA}" if p_w is not None else "no difference, no variation"
-    return Comparison(
+        sd = math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
+    flat = t.se == 0
+    c = Comparison(
         a=_summary(names[0], x),
         b=_summary(names[1], y),
         higher_is_better=higher_is_better,
         difference=d,
-        difference_low=ci.low,
-        difference_high=ci.high,
+        difference_low=t.low,
+        difference_high=t.high,
         p_improvement={"estimate": poi.estimate, "low": poi.low, "high": poi.high},
-        p_welch=p_w,
+        p_welch=None if flat or paired else 2 * min(t.p_above, t.p_below),
         p_mann_whitney=mann_whitney(x, y).pvalue,
         p_permutation=permutation_test(x, y, seed=seed).pvalue,
-        hedges_g=None if flat else hedges_g(x, y),
-        seeds_needed=needed,
-        minimum_detectable=mde,
-        verdict=verdict,
-        rule=rule,
+        hedges_g=None if x.std() == 0 and y.std() == 0 else hedges_g(x, y),
+        seeds_needed=None,
+        minimum_detectable=minimum_detectable_effect(min(x.size, y.size), sd) if sd > 0 else None,
+        verdict="",
+        rule="",
         tasks=tasks,
+        paired=paired,
+        test=t.test,
+        p_two_sided=min(1.0, 2 * min(t.p_above, t.p_below)),
+        min_p=min(1.0, 2 * t.min_p),
+        sd=sd,
+        metric=metric,
+        warnings=list(warnings or []),
     )
+    adjust_comparisons([c])
+    return c
+
+
+def adjust_comparisons(comparisons: list[Comparison], method: str = "holm") -> list[Comparison]:
+    """Decide comparisons of several metrics as one family: Holm-adjusted two-sided p at α (in place)."""
+    adjusted = adjust_pvalues([c.p_two_sided for c in comparisons], method)
+    m = len(comparisons)
+    first = ALPHA / m if method != "none" else ALPHA
+    for c, p in zip(comparisons, adjusted, strict=True):
+        c.p_adjusted, c.family_size = float(p), m
+        n = min(c.a.n, c.b.n)
+        d = c.difference
+        shown = f"{c.test}: two-sided p = {c.p_two_sided:.3g}" + (f", Holm-adjusted over {m}: {p:.3g}" if m > 1 else "")
+        design = "paired" if c.paired else "two-sample"
+        if c.sd > 0 and d != 0:
+            needed = seeds_for_power(d, c.sd, first / 2, 0.8, design)
+        elif d != 0:
+            needed = seeds_for_exact_test(first / 2, design)
+        else:
+            needed = None
+        c.seeds_needed = max(needed, n + 1) if needed is not None else None
+        if p <= ALPHA and d != 0:
+            sign = 1.0 if c.higher_is_better else -1.0
+            c.verdict, c.rule = f"{c.a.name if sign * d > 0 else c.b.name} better", f"{shown} ≤ {ALPHA}"
+        elif c.min_p > first:
+            c.verdict = f"inconclusive: need {c.seeds_needed} seeds" if c.seeds_needed else "inconclusive"
+            c.rule = f"{shown}; tied seeds: the exact test cannot reach p ≤ {first:.3g} at n = {n}"
+        elif c.seeds_needed is not None and c.seeds_needed <= max(30, 10 * n):
+            c.verdict, c.rule = f"inconclusive: need {c.seeds_needed} seeds", f"{shown} > {ALPHA}"
+        else:
+            mde = f"{c.minimum_detectable:.4g}" if c.minimum_detectable is not None else "n/a"
+            c.verdict = f"no difference detectable at this n (smallest detectable: {mde})"
+            c.rule = f"{shown} > {ALPHA}"
+    return comparisons

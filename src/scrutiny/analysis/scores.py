@@ -27,6 +27,10 @@ class ArmScores:
         flops_per_step: FLOPs of one training step's forward and backward passes (``None`` where not counted).
         train_steps: Optimizer steps of one trial.
         failures: ``(trial id, status, error)`` of trials that did not complete.
+        seed_status: The status of every planned seed (``complete``, ``failed``, ``diverged``, ``missing``, ...).
+        outcomes: Per-example correctness of the final evaluation, shape ``(n_complete, n_examples)``, for the
+            claim's accuracy metric when every complete trial stored its outputs (``eval.save_outputs``).
+        selected_on_test: Fields (``best_*``) that some complete trial selected on the split it reports.
     """
 
     name: str
@@ -48,6 +52,9 @@ class ArmScores:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     reported: dict[str, Any] | None = None
     others: dict[str, np.ndarray] = field(default_factory=dict)
+    seed_status: dict[int, str] = field(default_factory=dict)
+    outcomes: np.ndarray | None = None
+    selected_on_test: tuple[str, ...] = ()
 
     def values(self, metric: str) -> np.ndarray:
         """Per-seed values ``(n_complete,)`` of ``metric`` (the claim's metric or any other numeric final field)."""
@@ -91,6 +98,9 @@ class ArmScores:
             "train_steps": self.train_steps,
             "total_train_flops": self.total_flops,
             "failures": [list(f) for f in self.failures],
+            "seed_status": {str(k): v for k, v in self.seed_status.items()},
+            "selected_on_test": list(self.selected_on_test),
+            "test_set_size": int(self.outcomes.shape[1]) if self.outcomes is not None else None,
             "reported": self.reported,
         }
 
@@ -107,6 +117,7 @@ def collect_arm(
 ) -> ArmScores:
     """Read the trials of ``spec`` × ``seeds`` from ``store``; missing trials count as status ``missing``."""
     status: dict[str, int] = {}
+    seed_status: dict[int, str] = {}
     scores, done, curves, walls, devices, failures, results = [], [], [], [], [], [], []
     info: dict[str, Any] = {}
     split = spec.eval.split
@@ -114,6 +125,7 @@ def collect_arm(
         tid = trial_id(spec, seed)
         st = store.status(tid)
         status[st] = status.get(st, 0) + 1
+        seed_status[int(seed)] = st
         if st != "complete":
             if st in ("failed", "diverged"):
                 failures.append((tid, st, store.result(tid).get("error", "")))
@@ -147,6 +159,10 @@ def collect_arm(
         for k in sorted(numeric)
         if all(_number(r.get(k)) for r in results)
     }
+    outcomes = _outcomes(store, [trial_id(spec, s) for s in done], split) if metric == f"final_{split}_acc" else None
+    on_test = tuple(sorted({k for r in results for k in r.get("selected_on_test_fields", ())}))
+    if any(r.get("selected_on_test") for r in results) and not on_test:
+        on_test = tuple(sorted({k for r in results for k in r if k.startswith("best_")}))
     return ArmScores(
         name=name,
         label=label or spec.label or name,
@@ -167,7 +183,27 @@ def collect_arm(
         failures=failures,
         reported=reported,
         others=others,
+        seed_status=seed_status,
+        outcomes=outcomes,
+        selected_on_test=on_test,
     )
+
+
+def _outcomes(store: Store, trial_ids: list[str], split: str) -> np.ndarray | None:
+    """Per-example correctness ``(n_trials, n_examples)`` from each trial's ``outputs.npz``, or None if any lacks it."""
+    rows = []
+    for tid in trial_ids:
+        try:
+            arrays = store.arrays(tid, "outputs.npz")
+        except Exception:  # no outputs saved (or unreadable): no test-set variance for this arm
+            return None
+        pred, target = arrays.get(f"{split}_pred"), arrays.get(f"{split}_target")
+        if pred is None or target is None or np.shape(pred) != np.shape(target) or np.ndim(pred) != 1:
+            return None
+        rows.append(np.asarray(pred) == np.asarray(target))
+    if not rows or len({r.size for r in rows}) != 1:
+        return None
+    return np.stack(rows).astype(float)
 
 
 def _number(value: Any) -> bool:

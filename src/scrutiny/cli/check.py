@@ -26,6 +26,17 @@ DataRootOpt = typer.Option(
 WeightsOpt = typer.Option(
     None, "--weights", help="ARM=FILE: a local state_dict loaded into that arm's model (repeatable)."
 )
+ScoresOpt = typer.Option(
+    None, "--scores", help="CSV or JSON of per-seed scores (arm, seed, one column per metric): decide, train nothing."
+)
+DecisiveOpt = typer.Option(
+    False, "--until-decisive", help="Add seeds in rounds until every hypothesis is decided (needs --max-seeds)."
+)
+MaxSeedsOpt = typer.Option(None, "--max-seeds", min=2, help="With --until-decisive: the most seeds per arm.")
+RoundOpt = typer.Option(2, "--round", min=1, help="With --until-decisive: seeds added per undecided arm per round.")
+DedupOpt = typer.Option(
+    None, "--exclude-duplicates", help="A duplicates audit (scrutiny audit duplicates): decide again without them."
+)
 
 
 def _check(
@@ -42,10 +53,27 @@ def _check(
     as_json: bool,
     data_root: Path | None = None,
     weights: list[str] | None = None,
+    scores: Path | None = None,
+    until_decisive: bool = False,
+    max_seeds: int | None = None,
+    round_size: int = 2,
+    exclude_duplicates: Path | None = None,
 ) -> None:
     from scrutiny.analysis.check import check_claim, check_inputs, score_claim
+    from scrutiny.errors import ScrutinyError
 
     out = Output(as_json)
+    if until_decisive != (max_seeds is not None):
+        raise ScrutinyError("--until-decisive and --max-seeds go together")
+    if scores is not None:
+        if until_decisive or dry_run or exclude_duplicates:
+            raise ScrutinyError(
+                "--scores decides on the file's scores: it takes no --until-decisive, --dry-run or --exclude-duplicates"
+            )
+        from scrutiny.analysis.check import score_claim_file
+
+        _finish(out, score_claim_file(claim_file, scores, scale), out_dir, as_json)
+        return
     trial_store = Store(store)
     if data_root is not None:
         overrides = [*overrides, f"data.root={data_root}"]
@@ -96,41 +124,80 @@ def _check(
         f"{p.claim.title}: scale {p.scale}, {len(p.specs)} arms × {len(p.seeds)} seeds; "
         f"running {len(to_run)} of {len(p.trials)} trials (store: {store})"
     )
-    if to_run:
+    if to_run or until_decisive:
         with progress_reporter(out) as reporter:
             result = check_claim(
-                p, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
+                p,
+                trial_store,
+                workers=workers,
+                threads=threads,
+                retry_failed=retry_failed,
+                reporter=reporter,
+                max_seeds=max_seeds,
+                round_size=round_size,
             )
     else:
-        result = score_claim(p, trial_store)
-    from scrutiny.report.render import write_report
+        from scrutiny.analysis.check import register_claim
 
-    target = out_dir or Path("scrutiny-reports") / f"{p.path.parent.name}-{p.scale}"
-    paths = write_report(result, target)
-    if as_json:
-        out.json({**result.to_dict(), "report": {k: str(v) for k, v in paths.items()}})
-    else:
-        rows = [
-            [
-                v.hypothesis,
-                v.verdict,
-                fmt(v.estimate),
-                f"{fmt(v.low)} … {fmt(v.high)}",
-                v.n_a,
-                fmt(v.seeds_needed),
-                v.reason,
-            ]
-            for v in result.verdicts
-        ]
-        out.table(
-            f"{p.claim.title} ({p.scale})",
-            ["hypothesis", "verdict", "estimate", "95% interval", "n", "seeds needed", "because"],
-            rows,
-        )
-        out.print(f"report: {paths['report.html']}")
+        register_claim(p, trial_store)
+        result = score_claim(p, trial_store)
+    if exclude_duplicates is not None:
+        from scrutiny.analysis.check import decide_without_duplicates
+
+        decide_without_duplicates(result, trial_store, exclude_duplicates)
+        for m in (result.without_duplicates or {}).get("missing_outputs", []):
+            out.note(f"warning: {m['message']}")
+    _finish(out, result, out_dir, as_json)
     if result.sweep.get("interrupted"):
         out.note("interrupted: finished trials are kept; run the same command again to complete the claim")
         raise typer.Exit(130)
+
+
+def _finish(out: Output, result, out_dir: Path | None, as_json: bool) -> None:
+    """Write the report and print the verdicts (a table, or the whole result with --json)."""
+    from scrutiny.report.render import write_report
+
+    target = out_dir or Path("scrutiny-reports") / f"{result.path.parent.name}-{result.scale}"
+    paths = write_report(result, target)
+    if as_json:
+        out.json({**result.to_dict(), "report": {k: str(v) for k, v in paths.items()}})
+        return
+    rules = result.rules()
+    rows = [
+        [
+            v.hypothesis + (" (exploratory)" if v.exploratory else ""),
+            v.verdict,
+            fmt(v.estimate),
+            f"{fmt(v.low)} … {fmt(v.high)}",
+            f"{fmt(v.p_value)} / {fmt(v.p_adjusted)}",
+            v.n_a if v.n_b is None else f"{v.n_a} / {v.n_b}",
+            fmt(v.seeds_needed),
+            v.reason + "".join(f" WARNING: {w}" for w in v.warnings),
+        ]
+        for v in result.verdicts
+    ]
+    out.table(
+        f"{result.claim.title} ({result.scale}): {rules['family_size']} confirmatory hypotheses, "
+        f"family-wise α = {rules['alpha']:g} ({rules['multiplicity']})",
+        [
+            "hypothesis",
+            "verdict",
+            "estimate",
+            "95% interval",
+            "p / adjusted",
+            "n",
+            "seeds needed (80% power)",
+            "because",
+        ],
+        rows,
+    )
+    dedup = result.without_duplicates
+    if dedup:
+        changed = dedup["changed"]
+        out.print(
+            f"without duplicates: {len(changed)} verdict(s) change" + (": " + "; ".join(changed) if changed else "")
+        )
+    out.print(f"report: {paths['report.html']}")
 
 
 def _arm_weights(items: list[str]) -> dict[str, str]:
@@ -181,6 +248,11 @@ def check(
     as_json: bool = JsonOpt,
     data_root: Path = DataRootOpt,
     weights: list[str] = WeightsOpt,
+    scores: Path = ScoresOpt,
+    until_decisive: bool = DecisiveOpt,
+    max_seeds: int = MaxSeedsOpt,
+    round_size: int = RoundOpt,
+    exclude_duplicates: Path = DedupOpt,
 ) -> None:
     """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
     _check(**{**locals(), "overrides": overrides or []})
@@ -201,6 +273,9 @@ def case(
     as_json: bool = JsonOpt,
     data_root: Path = DataRootOpt,
     weights: list[str] = WeightsOpt,
+    until_decisive: bool = DecisiveOpt,
+    max_seeds: int = MaxSeedsOpt,
+    round_size: int = RoundOpt,
 ) -> None:
     """Run a built-in case study: 'scrutiny check' on its packaged claim."""
     args = {**locals(), "overrides": overrides or []}  # first: the parameters only

@@ -56,16 +56,25 @@ def compare(
     scores_file: Path = typer.Option(None, "--file", help="CSV or JSON of per-seed scores, one column per arm."),
     tasks_a: str = typer.Option(None, "--tasks-a", help="With --file: comma-separated per-task columns of A."),
     tasks_b: str = typer.Option(None, "--tasks-b", help="With --file: comma-separated per-task columns of B."),
-    metric: str = typer.Option("final_test_acc", "--metric", help="Final metric to compare (store input)."),
+    metrics: list[str] = typer.Option(
+        None, "--metric", help="Final metric to compare (store input; repeat: one family, Holm-adjusted)."
+    ),
+    paired: bool = typer.Option(False, "--paired", help="With --file: pair A and B by the file's 'seed' column."),
     lower_is_better: bool = typer.Option(False, "--lower-is-better", help="The metric is an error or a loss."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation resampling."),
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare two arms: intervals, P(A>B), Welch / Mann–Whitney / permutation p, effect size, seeds needed, verdict."""
+    from scrutiny.analysis.compare import adjust_comparisons
     from scrutiny.analysis.compare import compare as run_compare
 
     out = Output(as_json)
+    metrics = metrics or ["final_test_acc"]
+    if paired and scores_file is None:
+        raise ScrutinyError("--paired needs --file with a 'seed' column (rows: one seed, one score per arm)")
+    if scores_file is not None and len(metrics) > 1:
+        raise ScrutinyError("--metric: a scores file holds one metric; repeat --metric only with the store")
     if scores_file is not None:
         if tasks_a or tasks_b:
             if not (tasks_a and tasks_b):
@@ -85,23 +94,70 @@ def compare(
                 if key not in table:
                     raise ScrutinyError(f"{scores_file}: no column '{key}' (columns: {', '.join(table)})")
             name_a, name_b, xa, xb = a, b, table[a], table[b]
+            if paired:
+                xa, xb = _paired_columns(scores_file, a, b)
+        inputs = [(metrics[0], name_a, xa, name_b, xb)]
     else:
         if a is None or b is None:
             raise ScrutinyError("compare: give --a and --b (spec hashes or labels in the store), or --file")
-        name_a, xa = _from_store(store, a, metric)
-        name_b, xb = _from_store(store, b, metric)
-    try:
-        c = run_compare(xa, xb, names=(name_a, name_b), higher_is_better=not lower_is_better, seed=seed)
-    except ValueError as exc:
-        raise ScrutinyError(str(exc)) from None
+        inputs = [(m, *_from_store(store, a, m), *_from_store(store, b, m)) for m in metrics]
+    comparisons = []
+    for m, name_a, xa, name_b, xb in inputs:
+        warn = (
+            [f"{m} is a best-epoch field: if the epoch was chosen on the test split, it is optimistic"]
+            if (m.startswith("best_"))
+            else []
+        )
+        try:
+            comparisons.append(
+                run_compare(
+                    xa,
+                    xb,
+                    names=(name_a, name_b),
+                    higher_is_better=not lower_is_better,
+                    seed=seed,
+                    paired=paired,
+                    metric=m,
+                    warnings=warn,
+                )
+            )
+        except ValueError as exc:
+            raise ScrutinyError(str(exc)) from None
+    adjust_comparisons(comparisons)
     if as_json:
-        out.json(c.to_dict())
+        out.json(comparisons[0].to_dict() if len(comparisons) == 1 else [c.to_dict() for c in comparisons])
         return
+    for c in comparisons:
+        _show(out, c)
+
+
+def _paired_columns(path: Path, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of A and B on the seeds both have, in seed order, from a CSV with a 'seed' column."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "seed" not in rows[0]:
+        raise ScrutinyError(f"{path}: --paired needs a 'seed' column")
+    pairs = {}
+    for i, r in enumerate(rows, 1):
+        if r.get(a) in (None, "") or r.get(b) in (None, ""):
+            continue
+        try:
+            seed = int(float(r["seed"]))
+            pairs[seed] = (float(r[a]), float(r[b]))
+        except ValueError:
+            raise ScrutinyError(f"{path}: row {i}: a seed or score is not a number") from None
+    order = sorted(pairs)
+    return np.array([pairs[s][0] for s in order]), np.array([pairs[s][1] for s in order])
+
+
+def _show(out: Output, c) -> None:
+    if c.metric:
+        out.print(f"[bold]{c.metric}[/]")
     rows = [[s.name, s.n, fmt(s.mean), fmt(s.std), f"{fmt(s.low)} … {fmt(s.high)}"] for s in (c.a, c.b)]
     out.table(None, ["arm", "n", "mean", "sd", "95% interval"], rows)
     poi = c.p_improvement or {}
     facts = [
-        ["difference A − B", f"{fmt(c.difference)}  [{fmt(c.difference_low)} … {fmt(c.difference_high)}] (Welch 95%)"],
+        ["difference A − B", f"{fmt(c.difference)}  [{fmt(c.difference_low)} … {fmt(c.difference_high)}] (95%)"],
         [
             f"P({'A > B' if c.higher_is_better else 'A < B'})",
             f"{fmt(poi.get('estimate'))}  [{fmt(poi.get('low'))} … {fmt(poi.get('high'))}] (bootstrap 95%)",
@@ -111,8 +167,11 @@ def compare(
             f"{fmt(c.p_welch)} / {fmt(c.p_mann_whitney)} / {fmt(c.p_permutation)}",
         ],
         ["effect size (Hedges' g)", fmt(c.hedges_g)],
+        ["test", c.test + (" (paired by seed)" if c.paired else "")],
         ["seeds per arm to detect this difference (80% power)", fmt(c.seeds_needed)],
         ["smallest detectable difference at this n", fmt(c.minimum_detectable)],
     ]
     out.table(None, ["", ""], facts)
     out.print(f"[bold]verdict:[/] {c.verdict}  ({c.rule})")
+    for w in c.warnings:
+        out.print(f"warning: {w}")

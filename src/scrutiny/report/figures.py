@@ -158,9 +158,10 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
         y = 0 if ax is None else len(rows) - 1 - i
         lo_b, hi_b = v.bound
         finite = [abs(b) for b in (lo_b, hi_b) if np.isfinite(b)]
-        span = max(v.high - v.low, abs(v.estimate), *finite, 0.0) or 1.0  # all zero: a unit span, not 1e-9
-        left = lo_b if np.isfinite(lo_b) else min(v.low, v.estimate) - span
-        right = hi_b if np.isfinite(hi_b) else max(v.high, v.estimate) + span
+        low, high = (v.estimate, v.estimate) if v.low is None or v.high is None else (v.low, v.high)  # tied: no interval
+        span = max(high - low, abs(v.estimate), *finite, 0.0) or 1.0  # all zero: a unit span, not 1e-9
+        left = lo_b if np.isfinite(lo_b) else min(low, v.estimate) - span
+        right = hi_b if np.isfinite(hi_b) else max(high, v.estimate) + span
         a.fill_betweenx([y - 0.3, y + 0.3], left, right, color="#2ca02c", alpha=0.12, lw=0)
         for edge in (lo_b, hi_b):
             if np.isfinite(edge):
@@ -168,13 +169,13 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
         a.errorbar(
             v.estimate,
             y,
-            xerr=[[v.estimate - v.low], [v.high - v.estimate]],
-            fmt="o",
+            xerr=[[v.estimate - low], [high - v.estimate]],
+            fmt="o" if v.low is not None else "s",
             color=colours[v.verdict],
             capsize=4,
             ms=5,
         )
-        a.set_xlim(min(left, v.low) - 0.1 * span, max(right, v.high) + 0.1 * span)
+        a.set_xlim(min(left, low) - 0.1 * span, max(right, high) + 0.1 * span)
         a.ticklabel_format(axis="x", useOffset=False)
         if ax is None:
             title = plain(f"{v.hypothesis}  [{v.verdict}]")

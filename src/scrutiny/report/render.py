@@ -15,7 +15,6 @@ from jinja2 import Environment, PackageLoader
 
 from scrutiny._version import __version__
 from scrutiny.analysis.check import ClaimResult
-from scrutiny.analysis.verdicts import __doc__ as RULES
 from scrutiny.store._atomic import json_safe, write_atomic, write_json
 
 
@@ -113,6 +112,7 @@ def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
 def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], set[str]]], plot_scores) -> Any:
     import matplotlib.pyplot as plt
 
+    from scrutiny.analysis.metric_info import clip_interval, metric_range
     from scrutiny.stats import mean_ci
 
     widest = max(len(names) for names, _ in panels.values())
@@ -131,7 +131,7 @@ def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], s
             v = values[a.name]
             if v.size >= 2 and v.std() > 0:
                 ci = mean_ci(v)
-                intervals[a.name] = (ci.low, ci.high)
+                intervals[a.name] = clip_interval(ci.low, ci.high, metric_range(metric, result.claim.ranges))
         plot_scores(arms, intervals, ax=ax, metric=metric, values=values, show_reported=reported)
     fig.tight_layout()
     return fig
@@ -149,7 +149,7 @@ def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
         "verdicts": data["verdicts"],
         "arms": data["arms"],
         "costs": data["costs"],
-        "rules": RULES.split("\n\n", 1)[1].strip() if RULES else "",
+        "rules": data["rules"]["text"],
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "version": __version__,
         "figures": {k: p.name for k, p in figures.items()},

@@ -4,14 +4,19 @@
 title: Wider small CNNs are better on digits
 source: {paper: "...", where: "Table 1", url: "https://..."}
 metric: final_test_acc            # a final_* field of each trial's result
-higher_is_better: true
+higher_is_better: true               # which way is "better" in prose and plots; never flips a hypothesis
 seeds: 0-4
+multiplicity: holm                   # holm (default), bonferroni or none: the family-wise error rate at alpha
+alpha: 0.05
+failed_seeds: {diverged: worst, failed: inconclusive}
+pairing: none                        # or seed: paired tests over common seeds
+tuning: {seeds: 100-102, split: val, configurations: {wide: 4, narrow: 4}}
 arms:
   wide:   {spec: ../../specs/digits_cnn.yaml, set: [model.width=32], label: "width 32",
            reported: {value: 0.98, pm: 0.005, note: "Table 1"}}
   narrow: {spec: ../../specs/digits_cnn.yaml, set: [model.width=4]}
 hypotheses:
-  - wide > narrow                 # A > B (optionally "wide > narrow + 0.01" for a margin)
+  - wide > narrow                 # literally: mean(wide) > mean(narrow) ("+ 0.01" or "- 0.01" for a margin)
   - wide ≈ reported ± 0.01        # A's mean within tol of its reported value
   - "|wide - narrow| < 0.05"      # A and B equivalent within delta
 scales:
@@ -50,10 +55,16 @@ class Source(_Strict):
 
 
 class Reported(_Strict):
-    """A published number: ``value`` with its ``pm`` where the paper gives one."""
+    """A published number: ``value`` with its ``pm`` where the paper gives one.
+
+    ``runs``: how many runs the published number is the mean of (1 by default: most papers report one run). A match
+    against one published run compares that run with the distribution of our runs (a prediction interval), not
+    with the interval of our mean.
+    """
 
     value: float
     pm: float | None = None
+    runs: int = Field(1, ge=1)
     note: str | None = None
 
 
@@ -65,35 +76,53 @@ class Arm(_Strict):
     note: str | None = None
 
 
-class Hypothesis(_Strict):
-    """One testable statement.
+MAX_HYPOTHESIS_CHARS = 400
 
-    ``greater``: ``a`` beats ``b`` by more than ``margin`` (in the metric's units, in its better direction).
-    ``bound``: the mean of ``a`` lies above (``op: ">"``) or below (``op: "<"``) the number ``value``, read
-    literally, whatever the metric's direction.
+
+class Hypothesis(_Strict):
+    """One testable statement, read literally.
+
+    ``compare``: ``mean(a) op mean(b) + margin`` with ``op`` ``>`` or ``<`` and a signed ``margin`` (``a > b - 0.01``
+    is non-inferiority: a is at most 0.01 worse).
+    ``bound``: ``mean(a) op value``.
     ``matches_reported``: ``a``'s mean lies within ``tol`` of ``value``, or of ``a``'s reported value.
-    ``equivalent``: ``|a - b| < delta``.
+    ``equivalent``: ``|mean(a) - mean(b)| < delta``.
 
     ``metric`` is the metric of ``a`` (and of ``b`` unless ``metric_b`` is set). When ``a`` and ``b`` are the same
-    arm, the two sides are two metrics of the same trials and the comparison is paired over seeds.
+    arm, the two sides are two metrics of the same trials and the comparison is paired over seeds. The claim's
+    ``higher_is_better`` never changes what a hypothesis says. ``exploratory: true`` keeps a hypothesis out of the
+    family whose error rate is controlled; it is reported apart.
     """
 
-    kind: Literal["greater", "bound", "matches_reported", "equivalent"]
+    kind: Literal["compare", "bound", "matches_reported", "equivalent"]
     a: str
     b: str | None = None
-    margin: float = 0.0
-    tol: float | None = None
-    delta: float | None = None
-    value: float | None = None
     op: Literal[">", "<"] = ">"
+    margin: float = 0.0
+    tol: float | None = Field(None, gt=0)
+    delta: float | None = Field(None, gt=0)
+    value: float | None = None
     metric: str | None = None
     metric_b: str | None = None
-    higher_is_better: bool | None = None
     name: str | None = None
     note: str | None = None
+    exploratory: bool = False
     scales: tuple[Literal["smoke", "cpu", "paper"], ...] | None = Field(
         None, description="the scales at which this hypothesis is tested (default: all)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_forms(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "higher_is_better" in data:
+                raise ValueError(
+                    "higher_is_better: a hypothesis means what it says; write the comparison literally "
+                    "(op: '<' or 'a[metric] < b[metric]') instead of flipping the metric's direction"
+                )
+            if data.get("kind") == "greater":
+                data = {**data, "kind": "compare"}
+        return data
 
     def applies(self, scale: str) -> bool:
         return self.scales is None or scale in self.scales
@@ -106,14 +135,15 @@ class Hypothesis(_Strict):
         if which == "a":
             return f"{self.a}[{self.metric}]" if self.metric else self.a
         metric = self.metric_b or self.metric
-        return f"{self.b}[{metric}]" if metric and (self.metric_b or self.paired) else str(self.b)
+        return f"{self.b}[{metric}]" if metric and (self.metric_b or self.paired or self.metric) else str(self.b)
 
     def text(self) -> str:
         if self.name:
             return self.name
         a = self.side("a")
-        if self.kind == "greater":
-            return f"{a} > {self.side('b')}" + (f" + {self.margin:g}" if self.margin else "")
+        if self.kind == "compare":
+            margin = f" {'+' if self.margin > 0 else '-'} {abs(self.margin):g}" if self.margin else ""
+            return f"{a} {self.op} {self.side('b')}{margin}"
         if self.kind == "bound":
             return f"{a} {self.op} {self.value:g}"
         if self.kind == "matches_reported":
@@ -122,16 +152,122 @@ class Hypothesis(_Strict):
         return f"|{a} - {self.side('b')}| < {self.delta:g}"
 
 
-_SIDE = r"(\w+)(?:\[\s*([\w.:-]+)\s*\])?"
-_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_PM = r"(?:±|\+-|\+/-)"
-_GREATER = re.compile(rf"^\s*{_SIDE}\s*(>|<)\s*{_SIDE}\s*(?:\+\s*{_NUMBER})?\s*$")
-_BOUND = re.compile(rf"^\s*{_SIDE}\s*(>|<)\s*{_NUMBER}\s*$")
-_MATCHES = re.compile(rf"^\s*{_SIDE}\s*(?:≈|~=|~)\s*(reported|{_NUMBER})\s*(?:{_PM}\s*{_NUMBER})?\s*$")
-_EQUIV = re.compile(rf"^\s*\|\s*{_SIDE}\s*-\s*{_SIDE}\s*\|\s*<\s*{_NUMBER}\s*$")
+# One linear scan of the text into tokens (no nested quantifiers, so no backtracking on long input).
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+    r"|\[\s*(?P<metric>[\w.:@-]+)\s*\]|(?P<op>\+/-|\+-|~=|[<>≈~±|+-]))"
+)
+_FORMS = (
+    "'a > b', 'a < b + 0.01', 'a > b - 0.01', 'a[metric] > 0.5', 'a ≈ reported ± tol', 'a[metric] ≈ 2.0 ± 0.1' "
+    "or '|a - b| < delta'"
+)
 
 
-def _metrics(ma: str | None, mb: str | None, same_arm: bool) -> dict[str, Any]:
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(f"cannot read hypothesis {_excerpt(text)}: unexpected {text[pos : pos + 10].strip()!r}")
+        kind = m.lastgroup or ""
+        value = m.group(kind)
+        if kind == "op":
+            value = {"+/-": "±", "+-": "±", "~=": "≈", "~": "≈"}.get(value, value)
+        out.append((kind, value))
+        pos = m.end()
+    return out
+
+
+def _excerpt(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+class _Reader:
+    """A cursor over the tokens of one hypothesis."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.toks, self.i = text, _tokens(text), 0
+
+    def peek(self, kind: str, value: str | None = None) -> bool:
+        if self.i >= len(self.toks):
+            return False
+        k, v = self.toks[self.i]
+        return k == kind and (value is None or v == value)
+
+    def take(self, kind: str, value: str | None = None) -> str:
+        if not self.peek(kind, value):
+            raise ValueError(f"cannot read hypothesis {_excerpt(self.text)}; write {_FORMS}")
+        self.i += 1
+        return self.toks[self.i - 1][1]
+
+    def side(self) -> tuple[str, str | None]:
+        name = self.take("name")
+        return name, (self.take("metric") if self.peek("metric") else None)
+
+    def number(self) -> float:
+        sign = -1.0 if self.peek("op", "-") and self.take("op") else 1.0
+        if sign > 0 and self.peek("op", "+"):
+            self.take("op")
+        return sign * float(self.take("num"))
+
+    def done(self) -> bool:
+        return self.i == len(self.toks)
+
+
+def parse_hypothesis(text: str) -> dict[str, Any]:
+    """Read one hypothesis written as text into its fields; it means literally what it says.
+
+    Forms (``arm`` or ``arm[metric]`` on each side): ``a > b``, ``a < b``, ``a > b + 0.01``, ``a > b - 0.01``
+    (non-inferiority), ``a[m] > 0.5`` and ``a[m] < 0.5`` (a bound), ``a ≈ reported ± 0.01``, ``a[m] ≈ 2.0 ± 0.2``,
+    ``|a - b| < 0.005``, and ``a[m1] > a[m2]`` (two metrics of the same trials, paired over seeds). At most
+    ``MAX_HYPOTHESIS_CHARS`` characters.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"a hypothesis must be text or a mapping, got {type(text).__name__}")
+    if len(text) > MAX_HYPOTHESIS_CHARS:
+        raise ValueError(f"hypothesis {_excerpt(text)} is longer than {MAX_HYPOTHESIS_CHARS} characters")
+    r = _Reader(text)
+    if r.peek("op", "|"):
+        r.take("op")
+        (a, ma), _, (b, mb) = r.side(), r.take("op", "-"), r.side()
+        r.take("op", "|")
+        r.take("op", "<")
+        delta = r.number()
+        out = {"kind": "equivalent", "a": a, "b": b, "delta": delta, **_metrics(ma, mb, a == b, text)}
+    else:
+        a, ma = r.side()
+        if r.peek("op", "≈"):
+            r.take("op")
+            out = {"kind": "matches_reported", "a": a, **_metrics(ma, None, False, text)}
+            if r.peek("name", "reported"):
+                r.take("name")
+            else:
+                out["value"] = r.number()
+            if r.peek("op", "±"):
+                r.take("op")
+                out["tol"] = r.number()
+        else:
+            op = r.take("op", ">") if r.peek("op", ">") else r.take("op", "<")
+            if r.peek("name"):
+                b, mb = r.side()
+                margin = 0.0
+                if r.peek("op", "+") or r.peek("op", "-"):
+                    sign = 1.0 if r.take("op") == "+" else -1.0
+                    margin = sign * float(r.take("num"))
+                out = {"kind": "compare", "a": a, "b": b, "op": op, "margin": margin, **_metrics(ma, mb, a == b, text)}
+            else:
+                out = {"kind": "bound", "a": a, "op": op, "value": r.number(), **_metrics(ma, None, False, text)}
+    if not r.done():
+        raise ValueError(
+            f"cannot read hypothesis {_excerpt(text)}: unexpected text after the statement; write {_FORMS}"
+        )
+    return out
+
+
+def _metrics(ma: str | None, mb: str | None, same_arm: bool, text: str) -> dict[str, Any]:
+    if ma is None and mb is not None and not same_arm:
+        raise ValueError(f"cannot read hypothesis {_excerpt(text)}: name the metric of both sides or of neither")
     out: dict[str, Any] = {}
     if ma:
         out["metric"] = ma
@@ -140,38 +276,27 @@ def _metrics(ma: str | None, mb: str | None, same_arm: bool) -> dict[str, Any]:
     return out
 
 
-def parse_hypothesis(text: str) -> dict[str, Any]:
-    """Read one hypothesis written as text into its fields.
+class FailedSeeds(_Strict):
+    """What a seed that did not complete counts as, per status.
 
-    Forms (``arm`` or ``arm[metric]`` on each side): ``a > b``, ``a > b + 0.01``, ``a < b`` (``b`` beats ``a``),
-    ``a[m] > 0.5`` and ``a[m] < 0.5`` (a literal bound), ``a ≈ reported ± 0.01``, ``a[m] ≈ 2.0 ± 0.2``,
-    ``|a - b| < 0.005``, and ``a[m1] > a[m2]`` (two metrics of the same trials, paired over seeds).
+    ``worst``: scored at the worst end of the metric's range (divergence is a result of the method); ``exclude``:
+    left out, and the verdict says how many; ``inconclusive``: any such seed makes the hypotheses on that arm
+    INCONCLUSIVE.
     """
-    if m := _BOUND.match(text):
-        a, ma, op, value = m.groups()
-        return {"kind": "bound", "a": a, "op": op, "value": float(value), **_metrics(ma, None, False)}
-    if m := _GREATER.match(text):
-        a, ma, op, b, mb, margin = m.groups()
-        if op == "<":
-            a, ma, b, mb = b, mb, a, ma
-        if ma is None and mb is not None and a != b:
-            raise ValueError(f"cannot read hypothesis {text!r}: name the metric of both sides or of neither")
-        return {"kind": "greater", "a": a, "b": b, "margin": float(margin or 0.0), **_metrics(ma, mb, a == b)}
-    if m := _MATCHES.match(text):
-        a, ma, target, value, tol = m.groups()
-        out = {"kind": "matches_reported", "a": a, "tol": float(tol) if tol else None, **_metrics(ma, None, False)}
-        if target != "reported":
-            out["value"] = float(value)
-        return out
-    if m := _EQUIV.match(text):
-        a, ma, b, mb, delta = m.groups()
-        if ma is None and mb is not None and a != b:
-            raise ValueError(f"cannot read hypothesis {text!r}: name the metric of both sides or of neither")
-        return {"kind": "equivalent", "a": a, "b": b, "delta": float(delta), **_metrics(ma, mb, a == b)}
-    raise ValueError(
-        f"cannot read hypothesis {text!r}; write 'a > b', 'a[metric] > 0.5', 'a ≈ reported ± tol', "
-        "'a[metric] ≈ 2.0 ± 0.1' or '|a - b| < delta'"
+
+    diverged: Literal["worst", "exclude", "inconclusive"] = "worst"
+    failed: Literal["worst", "exclude", "inconclusive"] = "inconclusive"
+
+
+class Tuning(_Strict):
+    """How the arms' settings were chosen, declared before the verdict run."""
+
+    seeds: str | list[int] | None = Field(
+        None, description="seeds used while tuning (must differ from the verdict seeds)"
     )
+    split: Literal["train", "val", "test"] | None = Field(None, description="the split the settings were chosen on")
+    configurations: dict[str, int] = Field(default_factory=dict, description="configurations tried per arm")
+    note: str | None = None
 
 
 class Scale(_Strict):
@@ -209,6 +334,19 @@ class Claim(_Strict):
     default_scale: Literal["smoke", "cpu", "paper"] = "cpu"
     notes: tuple[str, ...] = ()
     sections: tuple[SectionRef, ...] = ()
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error rate of the confirmatory hypotheses")
+    multiplicity: Literal["holm", "bonferroni", "none"] = "holm"
+    failed_seeds: FailedSeeds = Field(default_factory=FailedSeeds)
+    pairing: Literal["none", "seed"] = Field("none", description="'seed': paired tests over the arms' common seeds")
+    tuning: Tuning | None = None
+    ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="metric -> (low, high) where the name does not tell (acc, iou: [0, 1])"
+    )
+
+    @field_validator("failed_seeds", mode="before")
+    @classmethod
+    def _one_policy(cls, value: Any) -> Any:
+        return {"diverged": value, "failed": value} if isinstance(value, str) else value
 
     @field_validator("hypotheses", mode="before")
     @classmethod
@@ -223,7 +361,7 @@ class Claim(_Strict):
             for side in (h.a, h.b):
                 if side is not None and side not in self.arms:
                     raise ValueError(f"hypotheses.{i}: unknown arm '{side}'; arms are {sorted(self.arms)}")
-            if h.kind in ("greater", "equivalent") and h.b is None:
+            if h.kind in ("compare", "equivalent") and h.b is None:
                 raise ValueError(f"hypotheses.{i}: '{h.kind}' needs two arms")
             if h.paired and (h.metric_b or h.metric or self.metric) == (h.metric or self.metric):
                 raise ValueError(f"hypotheses.{i}: both sides are arm '{h.a}' with the same metric")
@@ -236,6 +374,13 @@ class Claim(_Strict):
                     raise ValueError(f"hypotheses.{i}: arm '{h.a}' has no reported value")
                 if h.tol is None:
                     raise ValueError(f"hypotheses.{i}: 'matches_reported' needs tol (write 'a ≈ reported ± 0.01')")
+        if self.tuning is not None:
+            unknown = sorted(set(self.tuning.configurations) - set(self.arms))
+            if unknown:
+                raise ValueError(f"tuning.configurations: unknown arm(s) {', '.join(unknown)}")
+        for metric, (low, high) in self.ranges.items():
+            if not low < high:
+                raise ValueError(f"ranges.{metric}: expected low < high, got {low}, {high}")
         for name, scale in self.scales.items():
             for arm in scale.arms:
                 if arm not in self.arms:

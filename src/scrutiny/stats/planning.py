@@ -108,3 +108,61 @@ def seeds_needed_t(effect: float, sd: float, alpha: float = 0.05, power: float =
         if t_test_power(n, effect, sd, alpha) >= power:
             return n
     return max_n
+
+
+def one_sided_power(n: int, effect: float, sd: float, alpha: float, design: str = "two-sample") -> float:
+    """Power of a one-sided t-test at level ``alpha`` with ``n`` runs per arm, from the noncentral t.
+
+    ``design``: ``"two-sample"`` (df = 2n - 2, se = sd·sqrt(2/n)), ``"one-sample"`` or ``"paired"`` (df = n - 1,
+    se = sd/sqrt(n)); ``sd`` is the per-run (or per-pair difference) standard deviation.
+    """
+    from scipy.stats import nct
+    from scipy.stats import t as t_dist
+
+    fn = "one_sided_power"
+    n = check_positive_int(n, fn, "n", minimum=2)
+    sd = _positive(sd, fn, "sd")
+    alpha = check_probability(alpha, fn, "alpha")
+    two = design == "two-sample"
+    df = 2 * n - 2 if two else n - 1
+    ncp = abs(effect) / (sd * math.sqrt((2.0 if two else 1.0) / n))
+    return float(nct.sf(float(t_dist.ppf(1 - alpha, df)), df, ncp))
+
+
+def seeds_for_power(
+    effect: float, sd: float, alpha: float, power: float = 0.8, design: str = "two-sample", max_n: int = 10_000
+) -> int | None:
+    """Seeds per arm for a one-sided t-test at level ``alpha`` to reach ``power`` against ``effect``.
+
+    This is scrutiny's one definition of "seeds needed": the observed effect and standard deviation taken as true,
+    the level already adjusted for multiplicity by the caller, 80% power by default. ``None`` when ``effect`` is 0
+    or more than ``max_n`` seeds would be needed.
+    """
+    fn = "seeds_for_power"
+    if not np.isfinite(effect) or effect == 0:
+        return None
+    sd = _positive(sd, fn, "sd")
+    lo, hi = 2, 2
+    while one_sided_power(hi, effect, sd, alpha, design) < power:
+        lo, hi = hi, hi * 2
+        if hi > max_n:
+            return None
+    while lo < hi:  # power grows with n: bisect for the smallest n that reaches it
+        mid = (lo + hi) // 2
+        if one_sided_power(mid, effect, sd, alpha, design) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def seeds_for_exact_test(alpha: float, design: str = "two-sample", max_n: int = 64) -> int | None:
+    """Seeds per arm for an exact randomisation test to be able to reach ``p <= alpha`` at all (every seed tied).
+
+    Sign flips reach ``2^-n``; label shuffles of two arms of n reach ``1 / C(2n, n)``.
+    """
+    for n in range(1, max_n + 1):
+        smallest = 1.0 / math.comb(2 * n, n) if design == "two-sample" else 2.0**-n
+        if smallest <= alpha:
+            return n
+    return None

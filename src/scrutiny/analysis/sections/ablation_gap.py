@@ -30,7 +30,6 @@ from scrutiny.analysis.sections._base import Figure, ReportSection, Table
 from scrutiny.analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
-from scrutiny.stats import mean_ci
 
 _DESIGNS = ("one-at-a-time", "leave-one-out")
 
@@ -78,35 +77,38 @@ def compare_named(
 ) -> tuple[str, list[dict[str, Any]]]:
     """Whether each named factor's effect exceeds every other factor's, paired over seeds.
 
-    Each comparison is the per-seed difference of two effects ``(n_seeds,)`` (a contrast of two factor arms),
-    summarised by its mean and Student-t interval, the rule of the paired hypotheses
-    (:mod:`scrutiny.analysis.verdicts`): the statement holds (``REPRODUCED``) when every interval lies above zero,
-    fails (``NOT REPRODUCED``) when some interval lies below zero, and is ``INCONCLUSIVE`` otherwise (always so with
-    fewer than two seeds). Where every seed gives the same difference, the interval is that point.
+    Each comparison is the per-seed difference of two effects ``(n_seeds,)`` (a contrast of two factor arms), tested
+    by the verdict engine's one-sample test (:func:`scrutiny.stats.location.location_test`: Student t, or the exact
+    sign-flip test where every seed gives the same difference, so no zero-width interval decides). The statement
+    holds (``REPRODUCED``) when every comparison's one-sided p for "above zero" is at most α = 1 − confidence (an
+    intersection–union test, valid at α without adjustment: Berger 1982); it fails (``NOT REPRODUCED``) when some
+    comparison's p for "below zero", Holm-adjusted over the comparisons, is at most α; otherwise ``INCONCLUSIVE``
+    (always so with fewer than two seeds).
 
     Returns:
-        The outcome and one row per (named, other) pair: ``named``, ``other``, ``difference``, ``low``, ``high``.
+        The outcome and one row per (named, other) pair: ``named``, ``other``, ``difference``, ``low``, ``high``,
+        ``p_above``, ``p_below``.
     """
+    from scrutiny.stats.location import location_test
+    from scrutiny.stats.multiplicity import adjust_pvalues
+
+    alpha = 1 - confidence
     rows: list[dict[str, Any]] = []
     for n in named:
         for o in effects:
             if o in named:
                 continue
             diff = effects[n] - effects[o]
-            m = float(diff.mean())
-            if diff.size < 2:
-                low = high = None
-            elif diff.std() == 0:
-                low = high = m
-            else:
-                ci = mean_ci(diff, confidence)
-                low, high = ci.low, ci.high
-            rows.append({"named": n, "other": o, "difference": m, "low": low, "high": high})
-    if not rows:
+            row = {"named": n, "other": o, "difference": float(diff.mean()), "low": None, "high": None}
+            if diff.size >= 2:
+                t = location_test(diff, confidence=confidence)
+                row.update(low=t.low, high=t.high, p_above=t.p_above, p_below=t.p_below, test=t.test)
+            rows.append(row)
+    if not rows or any("p_above" not in r for r in rows):
         return INCONCLUSIVE, rows
-    if any(r["high"] is not None and r["high"] < 0 for r in rows):
+    if min(adjust_pvalues([r["p_below"] for r in rows], "holm")) <= alpha:
         return NOT_REPRODUCED, rows
-    if all(r["low"] is not None and r["low"] > 0 for r in rows):
+    if all(r["p_above"] <= alpha for r in rows):
         return REPRODUCED, rows
     return INCONCLUSIVE, rows
 
@@ -123,9 +125,9 @@ def _statement(outcome: str, named: list[str], ranking: list[str], effects: dict
     head = f"Named as the largest by the source: {', '.join(named)}. By mean effect here, {ranks}; "
     head += f"the {len(top)} largest are {', '.join(top)}."
     tail = {
-        REPRODUCED: " Every named factor's effect exceeds every other factor's, with intervals above zero.",
-        NOT_REPRODUCED: " At least one other factor's effect exceeds a named one's, with an interval below zero.",
-        INCONCLUSIVE: " The paired intervals do not separate every named factor from every other one.",
+        REPRODUCED: " Every named factor's effect exceeds every other factor's (each one-sided p ≤ α).",
+        NOT_REPRODUCED: " At least one other factor's effect exceeds a named one's (Holm-adjusted p ≤ α).",
+        INCONCLUSIVE: " The paired tests do not separate every named factor from every other one.",
     }[outcome]
     return head + tail
 
@@ -240,7 +242,7 @@ def ablation_gap(
                 ["named factor", "other factor", "difference of effects", "low", "high"],
                 [[r["named"], r["other"], r["difference"], r["low"], r["high"]] for r in comparisons],
                 caption=f"Each named factor's effect minus each other factor's, paired over seeds "
-                f"({round(100 * confidence)}% t-interval)",
+                f"({round(100 * confidence)}% t-interval; none where every seed gives the same difference)",
             )
         )
         data.update(named=named, named_verdict=verdict, comparisons=comparisons, ranking=ranking)
