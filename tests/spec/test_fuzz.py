@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from scrutiny.errors import ScrutinyError
@@ -346,6 +346,7 @@ def test_malformed_claims_load_or_fail_in_one_line(folder, mutation_list):
 @pytest.mark.xfail(strict=False, reason="claim.py (the lead's): an arm's bad set: is reported as --set, not the claim")
 @settings(FUZZ, max_examples=30)
 @given(claim_mutations)
+@example([("set", "arms.a.set.0", "")])  # "--set: expected key=value with a dotted key, got ''", not the claim
 def test_malformed_claim_arms_fail_naming_the_claim(folder, mutation_list):
     check_claim(mutation_list, folder, with_arms=True)
 
@@ -359,5 +360,6 @@ def test_json_score_files_compare_or_fail_in_one_line(folder, case):
 @pytest.mark.xfail(strict=False, reason="cli/compare.py (the lead's): a CSV row with extra cells raises TypeError")
 @settings(FUZZ, max_examples=30)
 @given(csv_scores)
+@example(("csv", "\n8"))  # TypeError: float() argument must be ... not 'list' (a row longer than its header)
 def test_csv_score_files_compare_or_fail_in_one_line(folder, case):
     check_scores(case, folder)
