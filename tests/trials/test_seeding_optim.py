@@ -35,7 +35,7 @@ def test_parse_seeds(text, seeds):
 
 @pytest.mark.parametrize("text", ["", "a", "3-1", "-1", "1-", "1.5"])
 def test_parse_seeds_rejects(text):
-    with pytest.raises(ScrutinyError, match="--seeds"):
+    with pytest.raises(ScrutinyError, match="seeds"):
         parse_seeds(text)
 
 

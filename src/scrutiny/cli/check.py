@@ -147,10 +147,15 @@ def _check(
         decide_without_duplicates(result, trial_store, exclude_duplicates)
         for m in (result.without_duplicates or {}).get("missing_outputs", []):
             out.note(f"warning: {m['message']}")
-    _finish(out, result, out_dir, as_json)
     if result.sweep.get("interrupted"):
-        out.note("interrupted: finished trials are kept; run the same command again to complete the claim")
+        out.note(
+            "interrupted: no report written (an earlier report is left as it was); finished trials are kept, "
+            "run the same command again to complete the claim"
+        )
+        if as_json:
+            out.json({"interrupted": True, "sweep": result.sweep})
         raise typer.Exit(130)
+    _finish(out, result, out_dir, as_json)
 
 
 def _finish(out: Output, result, out_dir: Path | None, as_json: bool) -> None:

@@ -43,9 +43,11 @@ def _from_file(path: Path, columns: list[str] | None) -> dict[str, np.ndarray]:
             rows = list(csv.DictReader(fh))
         if not rows:
             raise ValueError("no rows")
+        if any(None in r for r in rows):
+            raise ValueError("a row has more cells than the header")
         names = columns or list(rows[0])
         return {n: np.array([float(r[n]) for r in rows if r.get(n) not in (None, "")]) for n in names}
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ScrutinyError(f"{path}: cannot read scores ({exc})") from None
 
 
@@ -122,7 +124,7 @@ def compare(
                 )
             )
         except ValueError as exc:
-            raise ScrutinyError(str(exc)) from None
+            raise ScrutinyError(f"{scores_file}: {exc}" if scores_file is not None else str(exc)) from None
     adjust_comparisons(comparisons)
     if as_json:
         out.json(comparisons[0].to_dict() if len(comparisons) == 1 else [c.to_dict() for c in comparisons])

@@ -417,7 +417,7 @@ def arm_specs(
     from scrutiny.errors import ScrutinyError
 
     if scale not in ("smoke", "cpu", "paper"):
-        raise ScrutinyError(f"--scale: expected smoke, cpu or paper, got {scale!r}")
+        raise ScrutinyError(f"scale: expected smoke, cpu or paper, got {scale!r}")
     chosen = claim.scales.get(scale, Scale())  # type: ignore[arg-type]
     unknown = sorted(set(arm_overrides or {}) - set(claim.arms))
     if unknown:
@@ -425,15 +425,38 @@ def arm_specs(
     base = Path(claim_path).parent
     specs = {}
     for name, arm in claim.arms.items():
-        sets = [
-            *arm.set,
-            *chosen.set,
-            *chosen.arms.get(name, ()),
-            *(overrides or []),
-            *(arm_overrides or {}).get(name, ()),
+        stages = [
+            (f"arms.{name}.set", list(arm.set)),
+            (f"scales.{scale}.set", list(chosen.set)),
+            (f"scales.{scale}.arms.{name}", list(chosen.arms.get(name, ()))),
+            (None, list(overrides or [])),
+            (None, list((arm_overrides or {}).get(name, ()))),
         ]
-        specs[name] = load_spec(base / arm.spec, sets)
+        try:
+            specs[name] = load_spec(base / arm.spec, [item for _, items in stages for item in items])
+        except SpecError as exc:
+            _blame_claim(exc, claim_path, base / arm.spec, stages)
+            raise
     return specs
+
+
+def _blame_claim(exc: SpecError, claim_path: str | Path, spec_path: Path, stages: list) -> None:
+    """An override error from a claim's own ``set`` lists names the claim file and the key that holds the item."""
+    from scrutiny.spec.load import OVERRIDE_SOURCE
+
+    if exc.source != OVERRIDE_SOURCE:
+        return
+    done: list[str] = []
+    for where, items in stages:
+        for i, item in enumerate(items):
+            try:
+                load_spec(spec_path, [*done, item])
+            except SpecError as inner:
+                if where is not None and inner.source == OVERRIDE_SOURCE:
+                    key = f"{where}.{i}" + (f" ({inner.key})" if inner.key else "")
+                    raise SpecError(str(claim_path), key, inner.message) from None
+                return
+            done.append(item)
 
 
 def claim_seeds(claim: Claim, scale: str, override: str | None = None) -> list[int]:
