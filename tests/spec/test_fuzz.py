@@ -343,10 +343,9 @@ def test_malformed_claims_load_or_fail_in_one_line(folder, mutation_list):
     check_claim(mutation_list, folder, with_arms=False)
 
 
-@pytest.mark.xfail(strict=False, reason="claim.py (the lead's): an arm's bad set: is reported as --set, not the claim")
 @settings(FUZZ, max_examples=30)
 @given(claim_mutations)
-@example([("set", "arms.a.set.0", "")])  # "--set: expected key=value with a dotted key, got ''", not the claim
+@example([("set", "arms.a.set.0", "")])  # once "--set: expected key=value ...", now names the claim and arms.a.set.0
 def test_malformed_claim_arms_fail_naming_the_claim(folder, mutation_list):
     check_claim(mutation_list, folder, with_arms=True)
 
@@ -357,9 +356,8 @@ def test_json_score_files_compare_or_fail_in_one_line(folder, case):
     check_scores(case, folder)
 
 
-@pytest.mark.xfail(strict=False, reason="cli/compare.py (the lead's): a CSV row with extra cells raises TypeError")
 @settings(FUZZ, max_examples=30)
 @given(csv_scores)
-@example(("csv", "\n8"))  # TypeError: float() argument must be ... not 'list' (a row longer than its header)
+@example(("csv", "\n8"))  # a row longer than its header: once a TypeError, now one line
 def test_csv_score_files_compare_or_fail_in_one_line(folder, case):
     check_scores(case, folder)
