@@ -100,6 +100,7 @@ def test_until_decisive_adds_seeds_and_preregistration_is_recorded(claim, tmp_pa
     assert result.arms["good"].n == 6
     reg = result.preregistration
     assert reg["registered"] and reg["changed_after_results"] == []
+    assert reg["first_seen"] <= reg["first_trial_at"]  # recorded before the first trial of these seeds started
     # editing a tolerance after results exist is flagged
     claim.write_text(CLAIM.replace("good > bad + 0.9", "good > bad + 0.8"))
     again = check_claim(plan_claim(claim, "cpu", store, seeds="0-1"), store, threads=1)

@@ -322,6 +322,10 @@ def _result(
         }
     result = ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, sweep_info)
     result.preregistration = status(store.root, p.claim, p.path, p.scale, p.specs, p.seeds)
+    started = [
+        arms[name].started_at for name in arms if getattr(arms[name], "started_at", None)
+    ]  # the first trial of these seeds, as the store records it
+    result.preregistration["first_trial_at"] = min(started) if started else None
     if p.claim.sections:
         from scrutiny.analysis.sections import build_sections
 

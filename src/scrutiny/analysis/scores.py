@@ -31,6 +31,7 @@ class ArmScores:
         outcomes: Per-example correctness of the final evaluation, shape ``(n_complete, n_examples)``, for the
             claim's accuracy metric when every complete trial stored its outputs (``eval.save_outputs``).
         selected_on_test: Fields (``best_*``) that some complete trial selected on the split it reports.
+        started_at: When the first of its complete trials started (ISO time), for the pre-registration record.
     """
 
     name: str
@@ -55,6 +56,7 @@ class ArmScores:
     seed_status: dict[int, str] = field(default_factory=dict)
     outcomes: np.ndarray | None = None
     selected_on_test: tuple[str, ...] = ()
+    started_at: str | None = None
 
     def values(self, metric: str) -> np.ndarray:
         """Per-seed values ``(n_complete,)`` of ``metric`` (the claim's metric or any other numeric final field)."""
@@ -186,6 +188,7 @@ def collect_arm(
         seed_status=seed_status,
         outcomes=outcomes,
         selected_on_test=on_test,
+        started_at=min((str(r["started_at"]) for r in results if r.get("started_at")), default=None),
     )
 
 
