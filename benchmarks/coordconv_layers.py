@@ -63,8 +63,10 @@ def main() -> None:
     torch.manual_seed(0)
     convs = conv_stack()
     linears = linear_stack_like(convs)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, map {args.size}x{args.size}, "
-          f"stack {'-'.join(map(str, WIDTHS))}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, map {args.size}x{args.size}, "
+        f"stack {'-'.join(map(str, WIDTHS))}"
+    )
     print(f"{'batch':>6} {'mode':>9} {'conv ms':>9} {'linear ms':>10} {'conv/linear':>12} {'max |diff|':>11}")
     for batch in args.batch or [16, 64]:
         x = torch.randn(batch, WIDTHS[0], args.size, args.size)

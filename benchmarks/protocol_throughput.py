@@ -80,10 +80,14 @@ def main() -> None:
         ten, single = ten_crop(), single_crop()
         kw = {"device": device, "progress": False, "num_workers": args.workers}
         evaluate_imagefolder(model, root / "once", ten, batch_size=args.batch, **kw)  # warm-up
-        t_ten = timed(lambda: evaluate_imagefolder(model, root / "once", ten, batch_size=args.batch, **kw),
-                      args.repeats, device)
-        t_single = timed(lambda: evaluate_imagefolder(model, root / "many", single, batch_size=10 * args.batch,
-                                                      **kw), args.repeats, device)
+        t_ten = timed(
+            lambda: evaluate_imagefolder(model, root / "once", ten, batch_size=args.batch, **kw), args.repeats, device
+        )
+        t_single = timed(
+            lambda: evaluate_imagefolder(model, root / "many", single, batch_size=10 * args.batch, **kw),
+            args.repeats,
+            device,
+        )
     x = torch.randn(10 * args.batch, 3, 224, 224, device=device)
 
     def forward_only() -> None:
@@ -92,11 +96,15 @@ def main() -> None:
                 model(x)
 
     t_model = timed(forward_only, args.repeats, device)
-    print(f"device {device}, threads {torch.get_num_threads()}, resnet18 (random weights), {args.images} images "
-          f"of ~500x375 JPEG, {n_crops} crops of 224x224, {10 * args.batch} crops per forward pass")
+    print(
+        f"device {device}, threads {torch.get_num_threads()}, resnet18 (random weights), {args.images} images "
+        f"of ~500x375 JPEG, {n_crops} crops of 224x224, {10 * args.batch} crops per forward pass"
+    )
     print(f"ten_crop     : {t_ten:7.3f} s  {args.images / t_ten:8.1f} images/s  {n_crops / t_ten:8.1f} crops/s")
-    print(f"single_crop  : {t_single:7.3f} s  {n_crops / t_single:8.1f} images/s  {n_crops / t_single:8.1f} crops/s "
-          f"({n_crops} images, same crops count)")
+    print(
+        f"single_crop  : {t_single:7.3f} s  {n_crops / t_single:8.1f} images/s  {n_crops / t_single:8.1f} crops/s "
+        f"({n_crops} images, same crops count)"
+    )
     print(f"model only   : {t_model:7.3f} s  {n_crops / t_model:8.1f} crops/s (forward floor)")
     print(f"ratio ten_crop / single_crop crops/s = {t_single / t_ten:.2f} (target >= 0.9)")
 

@@ -80,13 +80,15 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    spec = load_spec(data={
-        "model": {"name": "small_cnn", "width": 32},
-        "data": {"name": "digits", "batch_size": args.batch_size, "eval_batch_size": 512},
-        "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
-        "train": {"epochs": args.epochs, "device": args.device},
-        "eval": {"every_epochs": args.epochs},
-    })
+    spec = load_spec(
+        data={
+            "model": {"name": "small_cnn", "width": 32},
+            "data": {"name": "digits", "batch_size": args.batch_size, "eval_batch_size": 512},
+            "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+            "train": {"epochs": args.epochs, "device": args.device},
+            "eval": {"every_epochs": args.epochs},
+        }
+    )
     steps = args.epochs * steps_per_epoch(1347, args.batch_size, False)
     hand_loop(spec, device, 0)  # warm-up: allocator, kernels, dataset cache
     scrutiny_loop(spec, 0)

@@ -79,7 +79,7 @@ def test_scores_file_through_the_cli(claim, tmp_path):
     path = _csv(tmp_path, rows)
     res = CliRunner().invoke(app, ["check", str(claim), "--scores", str(path), "--json", "--out", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["scores_file"] == str(path) and data["verdicts"][0]["verdict"] == "REPRODUCED"
     assert "Holm" in (tmp_path / "r" / "report.md").read_text()
     missing = tmp_path / "nope.csv"

@@ -76,7 +76,8 @@ def test_family_wise_error_is_controlled_under_each_multiplicity_option():
         bad = 0
         for _ in range(reps):
             arms, hyps = _null_family(rng, 5)
-            bad += any(v.verdict == REPRODUCED for v in evaluate_family(hyps, arms, Rules(multiplicity=method, details=False)))
+            verdicts = evaluate_family(hyps, arms, Rules(multiplicity=method, details=False))
+            bad += any(v.verdict == REPRODUCED for v in verdicts)
         rates[method] = bad / reps
     assert rates["holm"] <= _mc_bound(0.05, reps) and rates["bonferroni"] <= _mc_bound(0.05, reps)
     assert rates["none"] > 0.2  # without control, ten tests at 5% each: about 40% of claims have a false verdict
@@ -96,7 +97,7 @@ def test_family_wise_error_is_controlled_over_sequential_looks():
             pool[f"y{i}"] = rng.normal(0.7, 0.05, 11)
             hyps.append(Hypothesis(kind="compare", a=f"x{i}", b=f"y{i}"))
 
-        def score_at(counts):
+        def score_at(counts, pool=pool):
             return {name: arm(name, pool[name][: counts[name]]) for name in pool}
 
         verdicts, made, _ = run_looks(hyps, Rules(details=False), looks, score_at, list(pool))

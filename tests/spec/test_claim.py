@@ -53,7 +53,7 @@ def test_claim_errors_are_one_line_and_name_the_file(tmp_path, text, message):
     assert "\n" not in str(info.value)
 
 
-def test_an_arm_spec_error_names_the_spec_file(tmp_path):
+def test_an_arm_set_error_names_the_claim_file_and_key(tmp_path):
     path = write(tmp_path, CLAIM.replace("model.width=8", "model.widht=8"))
-    with pytest.raises(SpecError, match=r"--set: model\.widht: unknown key"):
+    with pytest.raises(SpecError, match=r"claim\.yaml: arms\.\w+\.set\.0 \(model\.widht\): unknown key; did you mean"):
         arm_specs(load_claim(path), path, "cpu")

@@ -129,9 +129,10 @@ def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy o
     ax.set_xlabel("epoch")
     ax.set_ylabel(plain(ylabel))
     ax.grid(alpha=0.3)
-    ax.legend(
-        fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2
-    )  # below: the plot keeps its width
+    if ax.get_legend_handles_labels()[0]:  # no curves (e.g. scores brought from a file): no legend
+        ax.legend(
+            fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2
+        )  # below: the plot keeps its width
     fig.tight_layout()
     return ax
 
