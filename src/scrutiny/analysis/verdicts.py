@@ -147,6 +147,7 @@ class _Side:
     note: str
     blocked: str | None
     exact_rows: bool  # values are exactly the complete seeds' (so stored per-example outcomes line up)
+    planned: int = 0
 
 
 def _side(arm: ArmScores, metric: str, rules: Rules) -> _Side:
@@ -181,7 +182,7 @@ def _side(arm: ArmScores, metric: str, rules: Rules) -> _Side:
     if missing:
         parts.append(f"{len(missing)} of {n} not run")
     note = f"{arm.name}: " + ", ".join(parts) if parts else ""
-    return _Side(dict(sorted(values.items())), note, blocked, exact)
+    return _Side(dict(sorted(values.items())), note, blocked, exact, n)
 
 
 def _test_set_var(rows: list[np.ndarray], signs: list[float]) -> float:
@@ -236,8 +237,8 @@ def _prepare(h: Hypothesis, arms: dict[str, ArmScores], rules: Rules) -> _Prepar
     sa = _side(a, metric, rules)
     sb = _side(b, metric_b, rules) if b is not None else None
     sides = [sa] if sb is None or h.paired else [sa, sb]
-    notes = [s.note for s in sides if s.note]
-    total = " + ".join(str(len(a.seed_status or a.complete_seeds)) for a in ([a] if len(sides) == 1 else [a, b]))
+    notes = [side.note for side in sides if side.note]
+    total = " + ".join(str(side.planned) for side in sides)
     pr.failures = "; ".join(notes) if notes else f"0 of {total} seeds failed or diverged"
     pr.blocked = sa.blocked or (sb.blocked if sb else None)
     for arm, m in ((a, metric), (b, metric_b)):
