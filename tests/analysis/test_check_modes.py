@@ -106,3 +106,18 @@ def test_until_decisive_adds_seeds_and_preregistration_is_recorded(claim, tmp_pa
     again = check_claim(plan_claim(claim, "cpu", store, seeds="0-1"), store, threads=1)
     assert again.preregistration["changed_after_results"] == ["good > bad + 0.8"]
     assert again.preregistration["earlier_hashes"]
+
+
+def test_scores_file_in_json(claim, tmp_path):
+    rows = [{"arm": "good", "seed": s, "final_test_acc": 0.9 + 0.01 * s} for s in range(4)]
+    rows += [{"arm": "bad", "seed": s, "final_test_acc": 0.1 + 0.01 * s, "status": "complete"} for s in range(4)]
+    path = tmp_path / "scores.json"
+    path.write_text(json.dumps(rows))
+    assert score_claim_file(claim, path).verdicts[0].verdict == "REPRODUCED"
+    path.write_text(json.dumps({"good": [0.9]}))
+    with pytest.raises(ScrutinyError, match="expected a list of objects"):
+        score_claim_file(claim, path)
+    rows[0]["final_test_acc"] = True
+    path.write_text(json.dumps(rows))
+    with pytest.raises(ScrutinyError, match="row 1: column 'final_test_acc': expected a number, got True"):
+        score_claim_file(claim, path)
