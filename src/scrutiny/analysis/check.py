@@ -289,6 +289,9 @@ def _collect(p: ClaimPlan, store: Store, seeds: dict[str, list[int]] | None = No
             p.claim.metric,
             label=arm.label,
             reported=arm.reported.model_dump() if arm.reported else None,
+            epoch_fields=sorted(
+                {m for h in p.claim.hypotheses if h.applies(p.scale) for m in (h.metric, h.metric_b) if m and "@" in m}
+            ),
         )
     return arms
 

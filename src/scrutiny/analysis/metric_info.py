@@ -17,7 +17,7 @@ _LOWER = ("err", "error", "loss", "dist", "distance", "mse", "rmse", "mae", "ekl
 
 
 def _words(metric: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
+    return [w for w in re.split(r"[^a-z0-9]+", metric.split("@")[0].lower()) if w]
 
 
 def metric_range(metric: str, ranges: dict[str, tuple[float, float]] | None = None) -> tuple[float, float]:

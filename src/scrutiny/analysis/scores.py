@@ -116,8 +116,13 @@ def collect_arm(
     *,
     label: str | None = None,
     reported: dict[str, Any] | None = None,
+    epoch_fields: Sequence[str] = (),
 ) -> ArmScores:
-    """Read the trials of ``spec`` × ``seeds`` from ``store``; missing trials count as status ``missing``."""
+    """Read the trials of ``spec`` × ``seeds`` from ``store``; missing trials count as status ``missing``.
+
+    ``epoch_fields``: ``<key>@<epoch>`` names (e.g. ``test_acc@2``) read from each trial's per-epoch metrics, so a
+    hypothesis can name an epoch without a separate, shorter run.
+    """
     status: dict[str, int] = {}
     seed_status: dict[int, str] = {}
     scores, done, curves, walls, devices, failures, results = [], [], [], [], [], [], []
@@ -142,6 +147,8 @@ def collect_arm(
         done.append(seed)
         results.append(result)
         rows = store.metrics(tid)
+        result = {**result, **_at_epochs(rows, epoch_fields, tid)}
+        results[-1] = result
         curves.append({row["epoch"]: row.get(f"{split}_acc") for row in rows if f"{split}_acc" in row})
         walls.append(float(result.get("wall_time_s") or np.nan))
         devices.append(float(result.get("device_time_s") or np.nan))
@@ -156,6 +163,7 @@ def collect_arm(
         for k, v in r.items()
         if (k.startswith(("final_", "best_")) or k in r.get("probe_fields", ())) and _number(v)
     }
+    numeric |= set(epoch_fields)
     others = {
         k: np.array([float(r[k]) for r in results], dtype=float)
         for k in sorted(numeric)
@@ -190,6 +198,25 @@ def collect_arm(
         selected_on_test=on_test,
         started_at=min((str(r["started_at"]) for r in results if r.get("started_at")), default=None),
     )
+
+
+def _at_epochs(rows: list[dict[str, Any]], fields: Sequence[str], tid: str) -> dict[str, float]:
+    """``{"<key>@<epoch>": value}`` from one trial's per-epoch rows; a field the rows lack is a one-line error."""
+    out: dict[str, float] = {}
+    by_epoch = {int(row["epoch"]): row for row in rows if "epoch" in row}
+    for name in fields:
+        key, _, epoch = name.rpartition("@")
+        row = by_epoch.get(int(epoch))
+        if row is None or not _number(row.get(key)):
+            from scrutiny.errors import ScrutinyError
+
+            where = f"epochs {min(by_epoch)}-{max(by_epoch)}" if by_epoch else "no epochs"
+            have = sorted(k for k in (row or next(iter(by_epoch.values()), {})) if k != "epoch")
+            raise ScrutinyError(
+                f"metric: trial {tid} has no '{key}' at epoch {epoch} (it logged {where}; fields: {', '.join(have)})"
+            )
+        out[name] = float(row[key])
+    return out
 
 
 def _outcomes(store: Store, trial_ids: list[str], split: str) -> np.ndarray | None:
