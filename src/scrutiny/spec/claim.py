@@ -365,7 +365,7 @@ class Claim(_Strict):
                 raise ValueError(f"hypotheses.{i}: '{h.kind}' needs two arms")
             for m in (h.metric, h.metric_b):
                 if m and "@" in m and not m.rpartition("@")[2].isdigit():
-                    raise ValueError(f"hypotheses.{i}: '{m}': write <field>@<epoch> with a whole epoch, e.g. test_acc@2")
+                    raise ValueError(f"hypotheses.{i}: '{m}': write <field>@<epoch> with a whole epoch (test_acc@2)")
             if h.paired and (h.metric_b or h.metric or self.metric) == (h.metric or self.metric):
                 raise ValueError(f"hypotheses.{i}: both sides are arm '{h.a}' with the same metric")
             if h.kind == "bound" and h.value is None:
