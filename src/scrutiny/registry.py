@@ -145,6 +145,46 @@ class Registry:
         doc = inspect.getdoc(self.get(name)) or ""
         return doc.splitlines()[0] if doc else ""
 
+    def arguments(self, name: str) -> list[dict[str, Any]]:
+        """The builder's arguments: ``name``, ``type``, ``default`` (``None`` with ``required``), and the first line
+        of its entry in the docstring's ``Args:`` section. Variadic arguments are left out."""
+        fn = self.get(name)
+        docs = _arg_docs(inspect.getdoc(fn) or "")
+        out = []
+        for pname, param in inspect.signature(fn).parameters.items():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            annotation = param.annotation
+            kind = "" if annotation is inspect.Parameter.empty else getattr(annotation, "__name__", str(annotation))
+            required = param.default is inspect.Parameter.empty
+            out.append(
+                {
+                    "name": pname,
+                    "type": kind,
+                    "default": None if required else param.default,
+                    "required": required,
+                    "doc": docs.get(pname, ""),
+                }
+            )
+        return out
+
+
+def _arg_docs(doc: str) -> dict[str, str]:
+    """``{argument: first line}`` from a Google-style ``Args:`` section."""
+    out: dict[str, str] = {}
+    inside = False
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:"):
+            inside = True
+            continue
+        if inside and stripped.endswith(":") and not line.startswith(" "):
+            break  # the next section (Returns:, Raises:, ...)
+        if inside and line.startswith("    ") and not line.startswith("     ") and ":" in stripped:
+            key, _, text = stripped.partition(":")
+            out[key.split(" ")[0]] = text.strip()
+    return out
+
 
 def is_own_module(module: str) -> bool:
     """Whether ``module`` is scrutiny or one of its submodules (what a stored spec may import without trust)."""
