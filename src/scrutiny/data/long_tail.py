@@ -143,10 +143,14 @@ def _assemble(
     transform: str,
     augment: str,
     info: dict,
+    git: dict | None = None,
 ) -> DataBundle:
     """Long-tail the raw train pool, transform once, normalise with the train statistics, and bundle the splits."""
     _check_choice("transform", transform)
-    _check_choice("augment", augment)
+    if augment != "git":  # git: the learned augmentation of scrutiny.data.git_augment, configured by ``git``
+        _check_choice("augment", augment)
+    if (augment == "git") != (git is not None):
+        raise DataError("data.git: give it exactly when data.augment is 'git'")
     if alpha is not None and imbalance is not None:
         raise DataError("data.imbalance: give either alpha or imbalance, not both")
     alpha = alpha_for_imbalance(imbalance, num_classes) if imbalance is not None else (2.0 if alpha is None else alpha)
@@ -179,7 +183,12 @@ def _assemble(
         **{f"n_{name}": len(ds) for name, ds in splits.items()},
     }
     h, w = x_train.shape[-2:]
-    bundle_augment = None if augment == "none" else make_transform(augment, mean=mean, std=std).augment()
+    if augment == "git":
+        from scrutiny.data.git_augment import git_parts
+
+        splits["train"], bundle_augment, info["git"] = git_parts(splits["train"], lt.sizes, git)
+    else:
+        bundle_augment = None if augment == "none" else make_transform(augment, mean=mean, std=std).augment()
     return DataBundle(splits, num_classes, int(x_train.shape[1]), (int(h), int(w)), bundle_augment, "train", info)
 
 
@@ -218,6 +227,7 @@ def digits_lt(
     transform: str = "none",
     augment: str = "none",
     split_seed: int = 0,
+    git: dict | None = None,
 ) -> DataBundle:
     """Long-tailed scikit-learn digits upscaled to ``size`` px (K49-LT recipe, offline); balanced val and test.
 
@@ -259,6 +269,7 @@ def digits_lt(
         transform=transform,
         augment=augment,
         info={"source": "sklearn.datasets.load_digits", "size": size, "test_per_class": n_test},
+        git=git,
     )
 
 
@@ -285,6 +296,7 @@ def kuzushiji49_lt(
     val_per_class: int = 30,
     transform: str = "none",
     augment: str = "none",
+    git: dict | None = None,
 ) -> DataBundle:
     """K49-LT from the user's Kuzushiji-49 ``.npz`` files in ``root`` (49 classes, 28 px); nothing is downloaded.
 
@@ -322,4 +334,5 @@ def kuzushiji49_lt(
         transform=transform,
         augment=augment,
         info={"source": str(path), "size": 28},
+        git=git,
     )
