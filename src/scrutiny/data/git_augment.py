@@ -16,6 +16,8 @@ second loader, so the batch's class mix is the sampler's; and GIT is on from the
 turns it on with DRS (``delayed_munit``, epoch > 30): an :class:`~scrutiny.data.augment.Augment` sees neither the
 epoch nor the label, so the label reaches :class:`GITAugment` through :class:`GITTrainSplit` (see there).
 
+A long-tail builder (``digits_lt``, ``kuzushiji49_lt``) selects it with a mapping as ``data.augment``:
+``{name: git, fit: {...} | generator: REF, threshold: K | null, gen_frac: 0.5, model: {...}}``.
 The generator (:mod:`scrutiny.models.git_generator`) comes from ``generator`` (a ``checkpoint.pt``, a trial folder,
 or a trial id with ``store``; trained by the ``transformation`` task, e.g. ``cases/invariance/git_generator.yaml``)
 or is fitted here from ``fit`` (same recipe: Adam, betas (0.5, 0.999), weight decay 1e-4, as MUNIT's config) on the
@@ -38,7 +40,7 @@ from scrutiny.data._bundle import DataBundle
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
 
-_KEYS = {"generator", "store", "fit", "model", "threshold", "gen_frac"}
+_KEYS = {"name", "generator", "store", "fit", "model", "threshold", "gen_frac"}
 _FIT_KEYS = {"epochs", "batch_size", "lr", "seed"}
 _TRIAL_ID = re.compile(r"^[0-9a-f]{6,64}-s\d+$")
 _FITTED: dict[str, dict[str, torch.Tensor]] = {}  # fitted generator states by digest of (images, recipe), per process
@@ -72,8 +74,8 @@ def _resolve(ref: str, store: str | None) -> Path:
     if not path.is_file():
         where = f" in store '{store}'" if store and _TRIAL_ID.match(ref) else ""
         raise DataError(
-            f"data.git.generator: no generator checkpoint at '{ref}'{where} (a checkpoint.pt, a trial "
-            "folder, or a trial id with data.git.store)"
+            f"data.augment.generator: no generator checkpoint at '{ref}'{where} (a checkpoint.pt, a trial "
+            "folder, or a trial id with data.augment.store)"
         )
     return path
 
@@ -97,12 +99,12 @@ def load_generator(ref: str, store: str | None = None, model: dict | None = None
     if model is None and spec_file.is_file():
         section = json.loads(spec_file.read_text())["spec"]["model"]
         if section.get("name") != "git_generator":
-            raise DataError(f"data.git.generator: '{path}' is a '{section.get('name')}' trial, not a git_generator")
+            raise DataError(f"data.augment.generator: '{path}' is a '{section.get('name')}' trial, not a git_generator")
         model = {k: v for k, v in section.items() if k not in ("name", "weights")}
     net = _build(model)
     problem = _misfit(path, net.state_dict())
     if problem:
-        raise DataError(f"data.git.generator: '{path}' does not fit git_generator{model or {}}: {problem}")
+        raise DataError(f"data.augment.generator: '{path}' does not fit git_generator{model or {}}: {problem}")
     return net.eval(), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -112,7 +114,7 @@ def _build(model: dict | None) -> torch.nn.Module:
     try:
         return git_generator(**(model or {}))
     except TypeError as exc:
-        raise DataError(f"data.git.model: {exc}".replace("git_generator() ", "")) from None
+        raise DataError(f"data.augment.model: {exc}".replace("git_generator() ", "")) from None
 
 
 def _misfit(path: Path, expected: dict[str, torch.Tensor]) -> str | None:
@@ -145,7 +147,7 @@ def fit_generator(images: torch.Tensor, fit: dict, model: dict | None = None) ->
 
     unknown = set(fit) - _FIT_KEYS
     if unknown:
-        raise DataError(f"data.git.fit: unknown key '{sorted(unknown)[0]}'; expected {sorted(_FIT_KEYS)}")
+        raise DataError(f"data.augment.fit: unknown key '{sorted(unknown)[0]}'; expected {sorted(_FIT_KEYS)}")
     recipe = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "seed": 0, **fit, "model": model or {}}
     key = hashlib.sha256(images.numpy().tobytes() + json.dumps(recipe, sort_keys=True).encode()).hexdigest()
     in_channels = images.shape[1]
@@ -228,31 +230,36 @@ class GITAugment:
 
 
 def git_parts(train: TensorDataset, sizes: np.ndarray, config: dict) -> tuple[GITTrainSplit, GITAugment, dict]:
-    """The training split, the augmentation and the facts to record, from a long-tail bundle's ``data.git``.
+    """The training split, the augmentation and the facts to record, from a long-tail bundle's ``data.augment``.
 
     Args:
         train: The normalised long-tailed training split (tensors ``(N, C, H, W)`` and ``(N,)``).
         sizes: Training size of each class ``(K,)``.
-        config: ``generator`` (with ``store`` and ``model``) or ``fit`` (with ``model``), ``threshold``, ``gen_frac``.
+        config: ``name: git``; ``generator`` (with ``store`` and ``model``) or ``fit`` (with ``model``); ``threshold``;
+            ``gen_frac``.
     """
     if not isinstance(config, dict):
-        raise DataError(f"data.git: expected a mapping, got {type(config).__name__}")
+        raise DataError(f"data.augment: expected a mapping, got {type(config).__name__}")
+    if config.get("name") != "git":
+        raise DataError(
+            f"data.augment.name: a mapping selects the learned augmentation 'git', got {config.get('name')!r}"
+        )
     unknown = set(config) - _KEYS
     if unknown:
-        raise DataError(f"data.git: unknown key '{sorted(unknown)[0]}'; expected {sorted(_KEYS)}")
+        raise DataError(f"data.augment: unknown key '{sorted(unknown)[0]}'; expected {sorted(_KEYS)}")
     if ("generator" in config) == ("fit" in config):
-        raise DataError("data.git: give exactly one of 'generator' (a checkpoint or trial) and 'fit' (a recipe)")
+        raise DataError("data.augment: give exactly one of 'generator' (a checkpoint or trial) and 'fit' (a recipe)")
     threshold, gen_frac = config.get("threshold"), float(config.get("gen_frac", 0.5))
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1):
-        raise DataError(f"data.git.threshold: expected a class size >= 1 or null, got {threshold!r}")
+        raise DataError(f"data.augment.threshold: expected a class size >= 1 or null, got {threshold!r}")
     if not 0 <= gen_frac <= 1:
-        raise DataError(f"data.git.gen_frac: expected a fraction in [0, 1], got {gen_frac}")
+        raise DataError(f"data.augment.gen_frac: expected a fraction in [0, 1], got {gen_frac}")
     images = train.tensors[0]
     if "generator" in config:
         net, digest = load_generator(str(config["generator"]), config.get("store"), config.get("model"))
         if net.content[0][1].in_channels != images.shape[1]:
             raise DataError(
-                f"data.git.generator: the generator takes {net.content[0][1].in_channels} channels, "
+                f"data.augment.generator: the generator takes {net.content[0][1].in_channels} channels, "
                 f"the images have {images.shape[1]}"
             )
     else:
@@ -274,8 +281,8 @@ def git_lt(*, root: str | None = None, source: str = "digits_lt", **kwargs: Any)
     """
     if source not in ("digits_lt", "kuzushiji49_lt"):
         raise DataError(f"data.source: expected digits_lt or kuzushiji49_lt, got '{source}'")
-    if kwargs.get("augment", "none") != "none" or "git" in kwargs:
-        raise DataError("data.augment: a generator trains on the un-augmented images; remove augment and git")
+    if kwargs.get("augment", "none") != "none":
+        raise DataError("data.augment: a generator trains on the un-augmented images; remove data.augment")
     base = DATASETS.get(source)(root=root, **kwargs)
     splits = {"train": base.splits["train"], "test": base.splits["test"]}
     info = {**base.info, "source_builder": source}

@@ -46,12 +46,17 @@ class SampleGrid:
     changed: list[float]
 
 
+def _uses_git(spec: Any) -> bool:
+    augment = spec.data.model_dump().get("augment")
+    return isinstance(augment, dict) and augment.get("name") == "git"
+
+
 def sample_grid(arm: str, spec: Any, n_samples: int = 7, seed: int = 0) -> SampleGrid:
     """Rebuild ``spec``'s data and transform one training image of each head and tail class ``n_samples`` times.
 
     Args:
         arm: The arm's name (for messages).
-        spec: The arm's resolved spec; its ``data.augment`` must be ``git``.
+        spec: The arm's resolved spec; its ``data.augment`` must select ``git``.
         n_samples: Transformations per class.
         seed: Seed of the style codes (the same codes for every class).
     """
@@ -60,8 +65,8 @@ def sample_grid(arm: str, spec: Any, n_samples: int = 7, seed: int = 0) -> Sampl
     from scrutiny.spec.schema import DataSection
 
     data = spec.data.model_dump()
-    if data.get("augment") != "git":
-        raise ScrutinyError(f"sections: git_samples: arm '{arm}' does not use data.augment=git")
+    if not _uses_git(spec):
+        raise ScrutinyError(f"sections: git_samples: arm '{arm}' does not use the git augmentation (data.augment)")
     loading = set(DataSection.model_fields) - {"root"}
     bundle = DATASETS.get(spec.data.name)(**{k: v for k, v in data.items() if k not in loading})
     augment: GITAugment = bundle.augment
@@ -117,7 +122,7 @@ def plot_grid(grid: SampleGrid, ax: Any = None) -> Any:
 def git_samples(
     result: Any, store: Any, arms: list[str] | None = None, n_samples: int = 7, seed: int = 0
 ) -> ReportSection:
-    """Sample grids of the GIT generator of each arm in ``arms`` (default: every arm with ``data.augment=git``).
+    """Sample grids of the GIT generator of each arm in ``arms`` (default: every arm whose augmentation is GIT).
 
     Args:
         result: The claim's result (its resolved specs are used; the store is not read).
@@ -128,7 +133,7 @@ def git_samples(
     """
     names = arm_names(result, arms, "git_samples")
     if arms is None:
-        names = [n for n in names if result.specs[n].data.model_dump().get("augment") == "git"]
+        names = [n for n in names if _uses_git(result.specs[n])]
     grids = [sample_grid(name, result.specs[name], n_samples, seed) for name in names]
     rows = [
         [g.arm, grp, c, n, k, d]
