@@ -113,3 +113,18 @@ def test_counts_from_a_stored_trial_cut_into_eval_batches(tmp_path):
         epoch_n=got["epoch_n"],
     )
     assert "exact" in audit.matches
+
+
+def test_a_single_epoch_given_as_final_epoch_counts_starts_the_moving_average_at_zero():
+    """One epoch in all: nothing is carried in, so 21.0 (0.7·0.3 + 0.3·0, from a start at 0) is the monitor's value."""
+    one_d = audit_reported_accuracy([10, 0], [10, 10], 21.0, epoch_correct=[10], epoch_n=[20])
+    two_d = audit_reported_accuracy([[10, 0]], [10, 10], 21.0)
+    assert "ema" in one_d.matches and "ema" in two_d.matches
+    ema = next(c for c in one_d.computations if c.name == "ema")
+    assert abs(ema.value - 0.21) < 1e-12 and abs(ema.inflation - (0.21 - 0.5)) < 1e-12
+    assert ema.note == ""  # no unknown carried-in value to warn about
+    # two epochs: the carried-in value is the first epoch's exact accuracy (0.8), and the note says it is assumed
+    two = audit_reported_accuracy([10, 0], [10, 10], 21.0, epoch_correct=[16, 10], epoch_n=[20, 20])
+    ema2 = next(c for c in two.computations if c.name == "ema")
+    assert abs(ema2.value - (0.49 * 0.8 + 0.21)) < 1e-12 and "carried-in value unknown" in ema2.note
+    assert "ema" not in two.matches

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from scrutiny.cases import case_claim, case_names
-from scrutiny.spec.claim import arm_specs, load_claim
+from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
 
 ARMS = ["bn_relu_conv", "relu_bn_conv", "relu_conv", "nf_ws", "nf_he"]
@@ -33,6 +33,9 @@ def test_the_case_is_listed_and_its_scales_resolve():
         assert orders == ["bn_relu_conv", "relu_bn_conv", "relu_conv"]
         nf = [specs[a].model.model_dump() for a in ARMS[3:]]
         assert [m["scaled_ws"] for m in nf] == [True, False] and {m["skip_gain"] for m in nf} == {1.0}
+    # the cpu scale is a confirmation run on fresh seeds, declared before it ran; nothing was tuned
+    assert claim_seeds(claim, "cpu") == list(range(1000, 1020))
+    assert claim.tuning is not None and set(claim.tuning.configurations.values()) == {1}
 
 
 def test_hypotheses_name_probe_fields():
@@ -69,6 +72,14 @@ def test_smoke_scale_end_to_end_through_the_cli(tmp_path, monkeypatch, capsys):
     reset = next(v for v in results["verdicts"] if v["hypothesis"] == "bn_relu_conv[spp_reset_fraction] > 0.99")
     assert reset["verdict"] == "INCONCLUSIVE" and reset["estimate"] == 1.0 and reset["low"] is None
     assert reset["min_p"] == 0.25 and "2 seeds with tied scores cannot reach" in reset["reason"]
+    # fixed smoke data (seeds 0-1, 4×3 blocks of width 4): the direction and size of an estimate, not just a label.
+    # ReLU-BN-Conv's residual variance sits near the analytic 2 even at this size; 2 seeds cannot confirm it.
+    res = next(v for v in results["verdicts"] if v["hypothesis"] == "relu_bn_conv[spp_res_var_mean] ≈ 2 ± 0.05")
+    assert res["estimate"] == pytest.approx(1.93966, abs=1e-4) and res["low"] < 1.95 < 2.05 < res["high"]
+    assert res["verdict"] == "INCONCLUSIVE"
+    # the unnormalised net's mean shift: squared mean above the variance on both seeds
+    shift = next(v for v in results["verdicts"] if v["hypothesis"] == "relu_conv[spp_sq_mean_to_var_mean] > 1")
+    assert shift["estimate"] == pytest.approx(4.16164, abs=1e-4) and shift["low"] > 1
     sections = {s["figures"][0] if s["figures"] else s["name"]: s for s in results["sections"]}
     assert set(sections) == {"spp_fig1", "spp_all", "spp_unnormalised", "spp_stage_table", "metrics_table"}
     assert sections["spp_all"]["data"]["nf_ws"] == {"seed": 0, "blocks": 12, "nonfinite": 0}

@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from scrutiny.cases import case_claim, case_names
-from scrutiny.spec.claim import arm_specs, load_claim
+from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
 
 ARMS = ["resnet50", "resnet101", "resnet152", "fb_resnet101", "fb_resnet152"]
+# The smoke scale's net is untrained (one epoch on 40 images): 10-crop is 5 points worse than 1-crop there, on the
+# mean over seeds 0-1, and two seeds leave the interval wide open.
+SMOKE_SINGLE_MINUS_TEN = -0.05
+SMOKE_SINGLE_MINUS_TEN_VERDICT = "INCONCLUSIVE"
 
 
 def _cli(args, env, cwd):
@@ -41,10 +46,14 @@ def test_the_scales_resolve_to_published_weights_at_paper_and_trained_nets_at_cp
     assert claim.scales["cpu"].note and "not expected here" in claim.scales["cpu"].note
     # the orderings are bounds on the probe's paired per-image differences, at every scale; the published
     # numbers are tested at the paper scale only
-    orderings = [h for h in claim.hypotheses if h.scales is None]
-    assert len(orderings) == 8 and all(h.kind == "bound" and "_minus_" in h.metric for h in orderings)
-    published = [h for h in claim.hypotheses if h.scales == ("paper",)]
-    assert len(published) == 13 and all(h.kind == "matches_reported" and h.value for h in published)
+    orderings = [h for h in claim.hypotheses if h.kind == "bound"]
+    assert len(orderings) == 8 and all("_minus_" in h.metric for h in orderings)
+    # at the cpu scale the MSRA arms share one spec and the fb arms another: one arm of each carries hypotheses
+    assert {h.a for h in orderings if h.scales is None} == {"resnet50", "fb_resnet101"}
+    assert all(h.scales == ("paper",) for h in orderings if h.a not in ("resnet50", "fb_resnet101"))
+    published = [h for h in claim.hypotheses if h.kind == "matches_reported"]
+    assert len(published) == 13 and all(h.scales == ("paper",) and h.value for h in published)
+    assert set(claim.tuning.configurations.values()) == {1} and claim_seeds(claim, "cpu")[0] >= 1000
     assert claim.scales["paper"].requires == ("data_root", "weights")
 
 
@@ -68,18 +77,22 @@ def test_smoke_scale_end_to_end_through_the_cli(tmp_path, cli_env):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "report" / "results.json").read_text())
-    assert len(results["verdicts"]) == 8
-    assert {v["verdict"] for v in results["verdicts"]} <= {"REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE"}
+    verdicts = {v["hypothesis"]: v for v in results["verdicts"]}
+    assert len(verdicts) == 3  # resnet50's two orderings and fb_resnet101's one
+    # fixed smoke data (seeds 0-1, one epoch on 40 images): 1-crop against 10-crop on the same weights
+    first = verdicts["resnet50: 1-crop top-1 error > 10-crop"]
+    assert first["estimate"] == pytest.approx(SMOKE_SINGLE_MINUS_TEN, abs=1e-6)
+    assert first["verdict"] == SMOKE_SINGLE_MINUS_TEN_VERDICT and first["low"] < first["estimate"] < 0 < first["high"]
     section = next(s for s in results["sections"] if s["name"] == "protocol_table")
     rows = section["tables"][0]["rows"]
+    # every arm is the same spec at smoke: evaluated once, the others named as the same trials
     assert [r[:3] for r in rows[:3]] == [
         ["resnet50", "1-crop", 2],
         ["resnet50", "10-crop", 2],
         ["resnet50", "multi-scale", 2],
     ]
-    published = {(r[0], r[1]): r[6] for r in rows}  # published numbers next to ours, not compared at smoke
-    assert published[("resnet50", "1-crop")] == 24.7 and published[("fb_resnet152", "10-crop")] == 20.69
-    assert published[("fb_resnet152", "multi-scale")] is None and all(r[9] == "—" for r in rows)
+    assert [r[:2] for r in rows[3:]] == [[a, "same trials as resnet50"] for a in ARMS[1:]]
+    assert rows[0][6] == 24.7 and all(r[9] in ("—", None) for r in rows)  # published shown, not compared at smoke
     assert section["verdict"] is None
     trial = next(p for p in (tmp_path / "runs").iterdir() if (p / "probes" / "crops.json").is_file())
     table = json.loads((trial / "probes" / "crops.json").read_text())
@@ -119,33 +132,6 @@ def test_paper_scale_without_inputs_is_one_line_and_non_zero(tmp_path, cli_env):
     proc = _cli(["case", "resnet_eval", "--scale", "paper", "--weights", "resnet5=x.pth"], cli_env, tmp_path)
     lines = [x for x in proc.stderr.splitlines() if x.strip()]
     assert proc.returncode != 0 and len(lines) == 1 and "unknown arm(s) resnet5" in lines[0]
-
-
-def test_protocol_table_at_paper_scale_uses_binomial_intervals_and_compares_with_published():
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from scrutiny.analysis.sections.protocol_table import protocol_table
-
-    others = {
-        "crops_n": np.array([50000.0]),
-        "crops_single_top1_err": np.array([0.2480]),
-        "crops_single_top5_err": np.array([0.078]),
-        "crops_ten_top1_err": np.array([0.2340]),
-    }
-    result = SimpleNamespace(scale="paper", arms={"resnet50": SimpleNamespace(others=others)})
-    section = protocol_table(result, None, published={"resnet50": {"single": [24.7, 7.8], "ten": [22.85, 6.71]}})
-    rows = section.tables[0].rows
-    assert [r[1] for r in rows] == ["1-crop", "10-crop"]  # no multi-scale field: no row
-    half = 100 * 1.96 * (0.248 * 0.752 / 50000) ** 0.5
-    assert rows[0][4] == f"{24.8 - half:.2f} … {24.8 + half:.2f}"
-    assert rows[0][8] == 0.1 and rows[0][9] == "yes" and rows[1][8] == 0.55 and rows[1][9] == "no"
-    assert section.verdict == "1/2 MATCH"
-    cpu = protocol_table(
-        SimpleNamespace(scale="cpu", arms=result.arms), None, published={"resnet50": {"single": [24.7]}}
-    )
-    assert cpu.tables[0].rows[0][8] is None and cpu.verdict is None
 
 
 def test_the_paper_scale_path_end_to_end_on_a_tiny_val_folder_and_local_weights(tmp_path, cli_env):

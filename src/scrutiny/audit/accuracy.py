@@ -13,7 +13,9 @@ every epoch, every candidate is computed. With per-batch counts of the final epo
 ``outputs.npz`` of the final evaluation) plus per-epoch totals (``metrics.jsonl``), ``exact+best_epoch`` is exact,
 the final-epoch candidates are exact except that the moving average's value carried in from the previous epoch is
 unknown (it is taken as that epoch's exact accuracy, and its weight ``s^B`` for ``B`` averaged batches is reported),
-and the other best-epoch candidates cannot be computed.
+and the other best-epoch candidates cannot be computed. Where the totals show a single epoch in all, nothing was
+carried in: the moving average starts at 0, as the monitor does, and every final-epoch candidate is exact. Without
+totals the number of epochs is unknown, and the carried-in value is taken as the final epoch's exact accuracy.
 """
 
 from __future__ import annotations
@@ -171,9 +173,10 @@ def audit_reported_accuracy(
     if not (sizes == batch_size).any(axis=1).all():
         raise ScrutinyError(f"an epoch has no batch of the configured size {batch_size}")
     out, unavailable = [], {}
-    initial = 0.0
-    if not every_epoch:
-        prev = totals[0][-2] / totals[1][-2] if totals is not None and len(totals[0]) > 1 else exact
+    initial = 0.0  # the monitor starts at 0 before the first epoch
+    first_epoch = every_epoch or (totals is not None and len(totals[0]) == 1)  # nothing carried in but the start
+    if not first_epoch:
+        prev = totals[0][-2] / totals[1][-2] if totals is not None else exact
         initial = float(prev)
     for agg, drop, best in itertools.product(AGGREGATIONS, (False, True), (False, True)):
         name = _name(agg, drop, best)
@@ -188,7 +191,7 @@ def audit_reported_accuracy(
         else:
             values = _per_epoch(agg, correct, sizes, batch_size if drop else None, initial, smoothness)
         note = ""
-        if agg == "ema" and not every_epoch:
+        if agg == "ema" and not first_epoch:
             n_avg = int((sizes[-1] == batch_size).sum()) if drop else sizes.shape[1]
             note = (
                 f"carried-in value unknown: taken as the previous epoch's exact accuracy, weight "

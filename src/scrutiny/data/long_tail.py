@@ -11,7 +11,9 @@ time**: every training copy gets a fresh draw, and the validation and test image
 nuisance is in the data. Such bundles also hold ``test_clean``, the untransformed test images, on which eKLD is
 measured (the reference measures eKLD on untransformed images). Images are normalised with the mean and standard
 deviation of the (transformed) long-tailed train split; ``info["normalize"]`` records them, and
-:func:`bundle_transform` rebuilds a transform family that works in that normalised space.
+:func:`bundle_transform` rebuilds a transform family that works in that normalised space. ``augment`` names a
+family (the oracle augmentation) or, as a mapping ``{name: git, ...}``, selects the learned augmentation of
+:mod:`scrutiny.data.git_augment`.
 """
 
 from __future__ import annotations
@@ -141,12 +143,13 @@ def _assemble(
     instance: int,
     select_seed: int | None,
     transform: str,
-    augment: str,
+    augment: str | dict,
     info: dict,
 ) -> DataBundle:
     """Long-tail the raw train pool, transform once, normalise with the train statistics, and bundle the splits."""
     _check_choice("transform", transform)
-    _check_choice("augment", augment)
+    if not isinstance(augment, dict):  # a mapping: the learned augmentation (GIT) of scrutiny.data.git_augment
+        _check_choice("augment", augment)
     if alpha is not None and imbalance is not None:
         raise DataError("data.imbalance: give either alpha or imbalance, not both")
     alpha = alpha_for_imbalance(imbalance, num_classes) if imbalance is not None else (2.0 if alpha is None else alpha)
@@ -179,7 +182,12 @@ def _assemble(
         **{f"n_{name}": len(ds) for name, ds in splits.items()},
     }
     h, w = x_train.shape[-2:]
-    bundle_augment = None if augment == "none" else make_transform(augment, mean=mean, std=std).augment()
+    if isinstance(augment, dict):
+        from scrutiny.data.git_augment import git_parts
+
+        splits["train"], bundle_augment, info["git"] = git_parts(splits["train"], lt.sizes, augment)
+    else:
+        bundle_augment = None if augment == "none" else make_transform(augment, mean=mean, std=std).augment()
     return DataBundle(splits, num_classes, int(x_train.shape[1]), (int(h), int(w)), bundle_augment, "train", info)
 
 
@@ -216,7 +224,7 @@ def digits_lt(
     instance: int = 0,
     val_per_class: int = 30,
     transform: str = "none",
-    augment: str = "none",
+    augment: str | dict = "none",
     split_seed: int = 0,
 ) -> DataBundle:
     """Long-tailed scikit-learn digits upscaled to ``size`` px (K49-LT recipe, offline); balanced val and test.
@@ -284,7 +292,7 @@ def kuzushiji49_lt(
     instance: int = 0,
     val_per_class: int = 30,
     transform: str = "none",
-    augment: str = "none",
+    augment: str | dict = "none",
 ) -> DataBundle:
     """K49-LT from the user's Kuzushiji-49 ``.npz`` files in ``root`` (49 classes, 28 px); nothing is downloaded.
 

@@ -24,6 +24,14 @@ The splits (test = the official "val" split, which is the one the paper reports;
   normalised locations). 64×64/9: x, y >= 33, **train 2407 / test 729** (27×27 test centres). 32×32/5: x, y >= 17,
   train 615 / test 169.
 
+Validation splits, for tuning. ``uniform_val``, ``uniform80_val`` and ``quadrant_val`` keep the test set of
+``uniform``, ``uniform80`` and ``quadrant`` and carve a ``val`` split out of its training examples: a legacy
+``numpy.random.RandomState(20203)`` draws one ``random_sample()`` per training example (x-major order), and a draw
+below 0.2 sends it to ``val``; ``train`` keeps the rest. Settings are chosen on ``val`` (``eval.split: val``) and
+the verdict trials then train on the full training split of the plain split name, so the test split is never seen
+while tuning. On the quadrant split the carve is random, so ``val`` measures interpolation between seen positions,
+not the held-out quadrant. The plain split names build exactly what they built before (same trial ids).
+
 The tasks (what one example ``(input, target)`` of the torch splits holds):
 
 - ``classification``: input the pixel coordinates ``(x, y)`` as float ``(2,)``, not normalised (as in the official
@@ -51,7 +59,9 @@ from scrutiny.registry import DATASETS
 
 UNIFORM_SEED = 20202  # MAGIC_SEED_OF_WONDER in the official generator
 UNIFORM_TEST_FRACTION = 0.25
-SPLITS = ("uniform", "uniform80", "quadrant")
+SPLITS = ("uniform", "uniform80", "quadrant", "uniform_val", "uniform80_val", "quadrant_val")
+VAL_SEED = 20203  # the validation carve's own legacy RandomState, independent of the test split's
+VAL_FRACTION = 0.2
 TASKS = ("classification", "regression", "rendering")
 
 
@@ -151,6 +161,15 @@ def split_mask(
     raise DataError(f"data.split: expected one of {list(SPLITS)}, got '{split}'")
 
 
+def val_mask(n_train: int) -> np.ndarray:
+    """Which of ``n_train`` training examples (x-major order) go to ``val``: a ``RandomState(20203)`` draw < 0.2.
+
+    Returns:
+        bool array ``(n_train,)``, True for validation.
+    """
+    return np.random.RandomState(VAL_SEED).random_sample(n_train) < VAL_FRACTION
+
+
 def coords_sha1(coords: np.ndarray) -> str:
     """sha1 of the int64 ``(N, 2)`` array in x-major order: a fingerprint of a split's membership."""
     ordered = coords[np.lexsort((coords[:, 1], coords[:, 0]))].astype(np.int64)
@@ -175,7 +194,7 @@ def not_so_clevr(
     *,
     root: str | None = None,
     task: Literal["classification", "regression", "rendering"] = "classification",
-    split: Literal["uniform", "uniform80", "quadrant"] = "uniform",
+    split: Literal["uniform", "uniform80", "quadrant", "uniform_val", "uniform80_val", "quadrant_val"] = "uniform",
     canvas: int = 64,
     square: int = 9,
     square_value: float = 1.0,
@@ -187,7 +206,8 @@ def not_so_clevr(
         root: Unused (the data are generated); accepted for the common builder signature.
         task: ``classification`` (``(x, y)`` -> class ``y * canvas + x``), ``regression`` (one-hot ``(1, H, W)`` ->
             ``(x / canvas, y / canvas)``) or ``rendering`` (``(x, y)`` -> square image ``(1, H, W)``).
-        split: ``uniform`` (official, 2368/768 on 64×64), ``uniform80`` (2508/628) or ``quadrant`` (2407/729).
+        split: ``uniform`` (official, 2368/768 on 64×64), ``uniform80`` (2508/628) or ``quadrant`` (2407/729); with
+            ``_val`` appended, the same test split and a ``val`` split carved from the training examples.
         canvas: Side of the square canvas in pixels.
         square: Side of the square (odd).
         square_value: Pixel value inside the square (rendering targets): 1.0, or 128/255 as in the official files.
@@ -206,23 +226,32 @@ def not_so_clevr(
     if not 0.0 < square_value:
         raise DataError(f"data.square_value: expected a positive number, got {square_value}")
     coords = centres(canvas, square)
-    test = split_mask(coords, split, canvas, split_seed)
+    base = split.removesuffix("_val")
+    test = split_mask(coords, base, canvas, split_seed)  # type: ignore[arg-type]
     inputs, targets = _task_tensors(task, coords, canvas, square, square_value)
-    train_idx = torch.from_numpy(np.flatnonzero(~test))
-    test_idx = torch.from_numpy(np.flatnonzero(test))
+    train_rows = np.flatnonzero(~test)
+    val_rows = np.empty(0, dtype=np.int64)
+    if split != base:
+        to_val = val_mask(len(train_rows))
+        train_rows, val_rows = train_rows[~to_val], train_rows[to_val]
+    train_idx, test_idx = torch.from_numpy(train_rows), torch.from_numpy(np.flatnonzero(test))
     splits = {
         "train": TensorDataset(inputs[train_idx], targets[train_idx]),
         "test": TensorDataset(inputs[test_idx], targets[test_idx]),
     }
+    if split != base:
+        val_idx = torch.from_numpy(val_rows)
+        splits["val"] = TensorDataset(inputs[val_idx], targets[val_idx])
     info = {
         "n_train": len(train_idx),
         "n_test": len(test_idx),
+        **({"n_val": len(val_rows)} if split != base else {}),
         "task": task,
         "split": split,
         "canvas": canvas,
         "square": square,
         "square_value": square_value,
-        "split_seed": split_seed if split == "uniform80" else None,
+        "split_seed": split_seed if base == "uniform80" else None,
         "test_centres_sha1": coords_sha1(coords[test]),
         "input": "one-hot image (1, H, W)" if task == "regression" else "pixel coordinates (x, y), float (2,)",
         "target": {

@@ -13,7 +13,15 @@ regression       mean squared error             ``dist``: Euclidean distance in 
                                                 predicted pixel equals the target pixel (scrutiny's choice)
 rendering        per-pixel sigmoid cross-entropy ``iou``: IoU of ``sigmoid(logit) > 0.5`` with ``target != 0``;
                                                 ``acc``: the rendered square is exact (IoU = 1)
+transformation   the model's own weighted sum   ``recon``: mean absolute error of the reconstruction;
+                 (column 0 of its output)       ``recon_c``, ``recon_s``, ``gan_g``, ``gan_d``: the other terms;
+                                                ``baseline``: the error of answering with the batch's previous
+                                                image; ``acc``: the reconstruction beats that baseline
 ================ ============================== ===========================================================
+
+``transformation`` trains a generative model of a dataset's transformations without labels (GIT,
+:mod:`scrutiny.models.git_generator`): the model computes its loss terms itself, one row per example, in the
+columns of :data:`scrutiny.models.git_generator.LOSS_TERMS`, and the targets (class labels) are ignored.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ class Task:
     """Loss and per-example metrics of one kind of target.
 
     Attributes:
-        name: ``classification``, ``regression`` or ``rendering``.
+        name: ``classification``, ``regression``, ``rendering`` or ``transformation``.
         primary: The metric that ``best_*`` is chosen by.
         scale: For regression: targets are coordinates divided by ``scale`` (pixels = value × scale).
     """
@@ -53,6 +61,8 @@ class Task:
             return F.cross_entropy(outputs, targets, reduction="none", label_smoothing=label_smoothing)
         if self.name == "regression":
             return F.mse_loss(outputs, targets.float(), reduction="none").flatten(1).mean(1)
+        if self.name == "transformation":
+            return outputs[:, 0]
         return F.binary_cross_entropy_with_logits(outputs, targets.float(), reduction="none").flatten(1).mean(1)
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -65,6 +75,11 @@ class Task:
             dist = (pred - true).pow(2).sum(1).sqrt().double()
             exact = (pred.round() == true.round()).all(1).double()
             return {"acc": exact, "dist": dist}
+        if self.name == "transformation":
+            cols = {name: outputs[:, i].double() for i, name in enumerate(_TRANSFORMATION_TERMS)}
+            recon, baseline = cols.pop("recon_x"), cols.pop("baseline_x")
+            cols.pop("total")
+            return {"acc": (recon < baseline).double(), "recon": recon, **cols, "baseline": baseline}
         mask, truth = outputs > 0, targets != 0  # sigmoid(logit) > 0.5  <=>  logit > 0
         inter = (mask & truth).flatten(1).sum(1).double()
         union = (mask | truth).flatten(1).sum(1).double()
@@ -77,6 +92,8 @@ class Task:
             return outputs.argmax(1)
         if self.name == "regression":
             return outputs.float() * self.scale
+        if self.name == "transformation":
+            return outputs.float()[:, 1]  # the reconstruction error of each example
         return outputs > 0
 
 
@@ -87,7 +104,12 @@ def make_task(name: str, **args) -> Task:
         return Task("regression", primary="dist", scale=float(args.get("scale", 1.0)))
     if name == "rendering":
         return Task("rendering", primary="iou")
-    raise DataError(f"data: unknown task '{name}' (classification, regression or rendering)")
+    if name == "transformation":
+        return Task("transformation", primary="recon")
+    raise DataError(f"data: unknown task '{name}' (classification, regression, rendering or transformation)")
 
 
-LOWER_IS_BETTER = frozenset({"dist", "loss"})
+# the columns of a transformation model's output (scrutiny.models.git_generator.LOSS_TERMS; not imported: a stage
+# does not need the model zoo to score a task)
+_TRANSFORMATION_TERMS = ("total", "recon_x", "recon_c", "recon_s", "gan_g", "gan_d", "baseline_x")
+LOWER_IS_BETTER = frozenset({"dist", "loss", "recon"})

@@ -5,6 +5,12 @@ Intervals: with two or more seeds, the Student-t interval of the mean over seeds
 replication); with one seed (fixed published weights, evaluated deterministically), the normal-approximation
 binomial interval over the ``n`` evaluated images, ``p ± 1.96·sqrt(p(1-p)/n)``. The comparison with a published
 number is shown only at the ``paper`` scale; at the other scales the published column is context.
+
+One decision rule per number: at the ``paper`` scale the "matches" column is the verdict engine's on
+``arm[<prefix>_<protocol>_top1_err] ≈ published ± tol`` (:mod:`scrutiny.analysis.verdicts`). Where the claim has
+that hypothesis, its verdict is shown (decided in the claim's family); otherwise the section decides it with the
+same engine on its own (marked "exploratory"). Arms whose trials are the same (equal spec hash) are evaluated once:
+the later ones get one row saying "same trials as …".
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from scrutiny.analysis.sections._base import Figure, ReportSection, Table
+from scrutiny.analysis.verdicts import REPRODUCED, Rules, evaluate_family
 from scrutiny.registry import SECTIONS
+from scrutiny.spec.claim import Hypothesis
 from scrutiny.stats.aggregate import mean_ci
 
 PROTOCOLS = ("single", "ten", "multi")
@@ -44,7 +52,7 @@ def protocol_table(
     published: dict[str, dict[str, list[float]]] | None = None,
     protocols: list[str] | None = None,
     prefix: str = "crops",
-    tol: float = 0.3,
+    tol: float | None = None,
     title: str = "Top-1 / top-5 error per test-time protocol",
 ) -> ReportSection:
     """One row per arm and protocol: our mean error (%) with its interval, the published error, and (paper) the gap.
@@ -55,7 +63,8 @@ def protocol_table(
         published: Arm -> protocol key -> ``[top-1, top-5]`` error in percent, as the sources print them.
         protocols: Protocol keys of the probe (default ``single``, ``ten``, ``multi``).
         prefix: The probe's field prefix.
-        tol: At the ``paper`` scale, a top-1 gap within ``tol`` points counts as matching the published number.
+        tol: At the ``paper`` scale, the tolerance in points of ``≈ published ± tol`` for rows that no hypothesis of
+            the claim covers (those rows are decided by the engine on their own); ``None``: such rows get no verdict.
         title: Section heading.
     """
     del store
@@ -64,12 +73,20 @@ def protocol_table(
     paper = result.scale == "paper"
     rows: list[list[Any]] = []
     data: dict[str, Any] = {}
-    matches: list[bool] = []
+    decided: list[str] = []
+    seen: dict[str, str] = {}
     for name, arm in result.arms.items():
+        if arm.spec_hash and arm.spec_hash in seen:
+            rows.append([name, f"same trials as {seen[arm.spec_hash]}"] + [None] * 8)
+            data[name] = {"same_trials_as": seen[arm.spec_hash]}
+            continue
+        if arm.spec_hash:
+            seen[arm.spec_hash] = name
         n_images = arm.others.get(f"{prefix}_n")
         n_img = float(n_images[0]) if n_images is not None and n_images.size else None
         for key in keys:
-            top1 = arm.others.get(f"{prefix}_{key}_top1_err")
+            field = f"{prefix}_{key}_top1_err"
+            top1 = arm.others.get(field)
             if top1 is None or top1.size == 0:
                 continue
             top5 = arm.others.get(f"{prefix}_{key}_top5_err")
@@ -77,10 +94,9 @@ def protocol_table(
             pub = published.get(name, {}).get(key)
             ours = float(top1.mean())
             gap = None if pub is None or not paper else 100 * ours - pub[0]
-            match = None
-            if paper and gap is not None:
-                match = abs(gap) <= tol
-                matches.append(match)
+            match = _match(result, name, field, pub[0] / 100, tol) if paper and pub is not None else None
+            if match is not None:
+                decided.append(match)
             rows.append(
                 [
                     name,
@@ -92,7 +108,7 @@ def protocol_table(
                     None if pub is None else pub[0],
                     None if pub is None or len(pub) < 2 else pub[1],
                     None if gap is None else round(gap, 2),
-                    {True: "yes", False: "no", None: "—"}[match],
+                    match or "—",
                 ]
             )
             data.setdefault(name, {})[key] = {
@@ -100,10 +116,15 @@ def protocol_table(
                 "top5_err": None if top5 is None else top5.tolist(),
                 "interval": None if interval is None else list(interval),
                 "published": pub,
+                "verdict": match,
             }
     paragraphs = [
         "Errors in percent on the evaluated split, same weights under each protocol. Interval: "
-        + ("Student-t over seeds." if any(r[2] >= 2 for r in rows) else "binomial over images (one seed).")
+        + (
+            "Student-t over seeds."
+            if any(isinstance(r[2], int) and r[2] >= 2 for r in rows)
+            else "binomial over images (one seed)."
+        )
     ]
     if not paper:
         paragraphs.append(
@@ -111,25 +132,47 @@ def protocol_table(
             "expected here, and no row is compared with them."
         )
     else:
-        paragraphs.append(f"'within {tol:g}': |ours − published| ≤ {tol:g} points of top-1 error.")
+        paragraphs.append(
+            "'verdict': the verdict engine on 'top-1 error ≈ published ± tol' (the claim's hypothesis and its "
+            "verdict where it has one; otherwise decided on its own, marked exploratory). No point rule."
+        )
     verdict = None
-    if matches:
-        verdict = "ALL MATCH" if all(matches) else f"{sum(matches)}/{len(matches)} MATCH"
+    if decided:
+        n_ok = sum(d.startswith(REPRODUCED) for d in decided)
+        verdict = "ALL MATCH" if n_ok == len(decided) else f"{n_ok}/{len(decided)} MATCH"
     figures = []
-    if rows:
+    plotted = {k: v for k, v in data.items() if "same_trials_as" not in v}
+    if plotted:
         figures.append(
             Figure(
                 "protocol_table",
-                lambda: _draw(data, keys, show_published=paper),
+                lambda: _draw(plotted, keys, show_published=paper),
                 caption="Top-1 error per protocol and arm (mean and 95% interval)"
                 + ("; crosses: published numbers" if paper else ""),
             )
         )
     columns = ["arm", "protocol", "n", "top-1 err %", "95% interval", "top-5 err %", "published top-1"]
-    columns += ["published top-5", "ours − published", f"within {tol:g}"]
+    columns += ["published top-5", "ours − published", "verdict (≈ published)"]
     return ReportSection(
         title=title, paragraphs=paragraphs, tables=[Table(columns, rows)], figures=figures, data=data, verdict=verdict
     )
+
+
+def _match(result: Any, arm: str, field: str, value: float, tol: float | None) -> str | None:
+    """The engine's verdict on ``arm[field] ≈ value``: the claim's own where it has one, else decided apart."""
+    for v in result.verdicts:
+        if (
+            v.kind == "matches_reported"
+            and v.a == arm
+            and v.metric == field
+            and math.isclose(v.bound[0] + v.bound[1], 2 * value)
+        ):
+            return v.verdict
+    if tol is None:
+        return None
+    h = Hypothesis(kind="matches_reported", a=arm, metric=field, value=value, tol=tol / 100, exploratory=True)
+    rules = Rules.of_claim(result.claim) if getattr(result, "claim", None) is not None else Rules()
+    return f"{evaluate_family([h], result.arms, rules)[0].verdict} (exploratory)"
 
 
 def _draw(data: dict[str, Any], keys: list[str], show_published: bool) -> Any:
