@@ -190,10 +190,22 @@ def _tuning_run_block(run: dict) -> list[str]:
         metric, mean = _tuning_score(run, name) or (None, None)
         rows.append([f"`{base}`", config, metric, mean, "chosen" if best.get(base) == config else ""])
     wall = run.get("run", {})
+    first = wall.get("first_run")  # where the scored run found every trial in the store: the run that trained them
+    trained = (
+        f" The trials were trained by an earlier run of the same command in a fresh store: "
+        f"{_minutes(first['wall_s'])} wall, {first['trials_ran']} trials"
+        + (
+            f", load average {first['load_average_at_start']} at the start."
+            if "load_average_at_start" in first
+            else "."
+        )
+        if first
+        else ""
+    )
     lines = [
         f"Tuning run: `{wall.get('command')}`, {_minutes(wall.get('wall_s', 0))} wall, "
         f"{wall.get('trials_ran')} trials run ({wall.get('trials_skipped')} found in the store), seeds "
-        f"{_seed_text(run['seeds'])}.",
+        f"{_seed_text(run['seeds'])}.{trained}",
         "",
     ]
     return lines + _table(["arm", "configuration", "validation metric", "mean", ""], rows) + [""]
@@ -374,8 +386,10 @@ def run_case(case: str, claim: str, scale: str, workers: int, store: str | None)
         "wall_s": round(wall, 1),
         "fresh_store": store is None,
         "load_average_at_start": round(load, 2),
-        "trials_ran": data.get("sweep", {}).get("ran"),
-        "trials_skipped": data.get("sweep", {}).get("skipped"),
+        "trials_ran": data.get("sweep", {}).get("ran", 0),
+        "trials_skipped": data.get("sweep", {}).get(
+            "skipped", sum(len(a.get("seeds", [])) for a in data["arms"].values())
+        ),
     }
     dest = CASES_DIR / case / "results" / _results_name(claim, scale)
     dest.parent.mkdir(exist_ok=True)

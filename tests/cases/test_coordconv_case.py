@@ -4,7 +4,7 @@ import pytest
 
 from scrutiny.analysis.check import check_claim, plan_claim
 from scrutiny.cases import case_claim, case_names
-from scrutiny.spec.claim import arm_specs, load_claim
+from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
 
 
@@ -18,6 +18,12 @@ def test_the_case_is_listed_and_its_scales_resolve():
     paper = arm_specs(claim, path, "paper")
     assert paper["conv_quadrant"].train.epochs == 1000 and paper["coordconv_quadrant"].train.epochs == 50
     assert paper["coordconv_quadrant"].data.model_dump()["canvas"] == 64
+    # every arm gets the same declared search, on a tuning seed that is no verdict seed, on a validation split
+    assert claim.tuning.split == "val" and set(claim.tuning.configurations.values()) == {3}
+    assert set(claim.tuning.configurations) == set(claim.arms)
+    assert min(claim_seeds(claim, "cpu")) >= 1000
+    bound = [h for h in claim.hypotheses if h.kind == "bound" and h.a == "conv_uniform"]
+    assert len(bound) == 1 and bound[0].scales == ("paper",) and bound[0].value == 0.865
 
 
 def test_smoke_scale_end_to_end(tmp_path):
@@ -26,11 +32,20 @@ def test_smoke_scale_end_to_end(tmp_path):
     assert len(plan.trials) == 18
     result = check_claim(plan, store, threads=1)
     assert all(arm.n == 2 for arm in result.arms.values())
-    assert len(result.verdicts) == 10
+    assert len(result.verdicts) == 10  # the paper-scale bound on the baseline's 86% is not tested here
     assert result.verdicts[5].metric == "final_test_dist"
     assert {v.metric for v in result.verdicts[6:]} == {"final_test_iou"}
+    # the baseline's ≈ 0% on the held-out quadrant is true by construction: outside the family
+    setup = [v for v in result.verdicts if v.exploratory]
+    assert [v.a for v in setup] == ["conv_quadrant"] and result.rules()["family_size"] == 9
+    # fixed smoke data (seeds 0-1, 2 epochs on 16×16): direction and size of two verdicts' estimates
+    reg = result.verdicts[5]
+    assert reg.estimate == pytest.approx(-2.1943, abs=1e-3) and reg.low < reg.estimate < 0 < reg.high
+    assert reg.verdict == "INCONCLUSIVE"
+    uniform = result.verdicts[1]
+    assert uniform.estimate == pytest.approx(1 / 92, abs=1e-9) and uniform.verdict == "INCONCLUSIVE"
     sections = {s.name: s for s in result.sections}
-    assert list(sections) == ["threshold_counts", "handbuilt_network", "budget", "seeds_needed_table"]
+    assert list(sections) == ["threshold_counts", "metrics_table", "handbuilt_network", "budget", "seeds_needed_table"]
     counts = sections["threshold_counts"].data
     assert set(counts) == {"coordconv_quadrant", "coordconv_uniform"}
     assert counts["coordconv_quadrant"]["reached"] == int((result.arms["coordconv_quadrant"].scores >= 1.0).sum())
@@ -75,3 +90,20 @@ def test_the_handbuilt_checks_fail_loudly_when_the_network_is_wrong(monkeypatch)
     monkeypatch.setattr(analytic, "PiekniewskiLocator", Broken)
     bad = section.check_locator(8, 8)
     assert bad["exact"] == 63 and bad["max_abs_error"] == 1.0
+
+
+def test_the_validation_splits_keep_the_test_set_and_carve_val_from_training():
+    import torch
+
+    from scrutiny.data.not_so_clevr import not_so_clevr
+
+    for split in ("uniform", "quadrant"):
+        plain = not_so_clevr(split=split, canvas=32, square=5)
+        carved = not_so_clevr(split=f"{split}_val", canvas=32, square=5)
+        assert set(plain.splits) == {"train", "test"} and set(carved.splits) == {"train", "val", "test"}
+        assert torch.equal(plain.splits["test"].tensors[0], carved.splits["test"].tensors[0])
+        train = {tuple(x.tolist()) for x in plain.splits["train"].tensors[0]}
+        new_train = {tuple(x.tolist()) for x in carved.splits["train"].tensors[0]}
+        val = {tuple(x.tolist()) for x in carved.splits["val"].tensors[0]}
+        assert not new_train & val and new_train | val == train
+        assert 0.15 < len(val) / len(train) < 0.25 and carved.info["n_val"] == len(val)

@@ -1,5 +1,23 @@
-"""Analysis reads only the store and builds arrays of scores per arm."""
+"""Analysis reads only the store and builds arrays of scores per arm.
 
-from scrutiny.analysis.runs import SpecSummary, summarise
+Names are imported on first use (PEP 562), so that ``import scrutiny.analysis`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrutiny._discover import lazy_exports
+
+# public name -> the module that defines it
+_WHERE = {
+    "SpecSummary": "scrutiny.analysis.runs",
+    "summarise": "scrutiny.analysis.runs",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
+    from scrutiny.analysis.runs import SpecSummary, summarise
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 __all__ = ["SpecSummary", "summarise"]

@@ -230,8 +230,11 @@ def check_claim(
     seed: int = 0,
     max_seeds: int | None = None,
     round_size: int = 2,
+    executor: Any = None,
 ) -> ClaimResult:
     """Run the plan's missing trials (resumably), then score every arm and evaluate every hypothesis.
+
+    ``executor`` (a :class:`scrutiny.execute.Executor`) says where the trials run; default: this machine.
 
     With ``max_seeds``, seeds are added in rounds of ``round_size`` per undecided arm until every confirmatory
     hypothesis is decided or ``max_seeds`` is reached, with alpha spending over the looks
@@ -243,7 +246,8 @@ def check_claim(
 
     def run(seeds_per_arm: dict[str, list[int]]) -> SweepResult:
         pairs = [(p.specs[a], s) for a, seeds in seeds_per_arm.items() for s in seeds]
-        return run_trials(pairs, store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter)
+        options = {"workers": workers, "threads": threads, "retry_failed": retry_failed, "executor": executor}
+        return run_trials(pairs, store, reporter=reporter, **options)
 
     if max_seeds is None:
         sweep = run({a: p.seeds for a in p.specs})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import typer
 
 from scrutiny.store import DEFAULT_STORE
@@ -17,3 +21,79 @@ TrustOpt = typer.Option(
     envvar="SCRUTINY_TRUST_CODE",
 )
 TRUST_HINT = "pass --trust-code (or set SCRUTINY_TRUST_CODE=1) only if you trust where the store came from"
+
+# Where trials run: shared by run and check/case. The library names parameters; FLAGS maps them to these flags.
+ExecutorOpt = typer.Option(
+    "local", "--executor", help="local (this machine), ray (a Ray cluster) or slurm (a SLURM job array via submitit)."
+)
+AddressOpt = typer.Option(
+    None, "--address", help="Ray: join a running cluster (auto, HOST:PORT or ray://HOST:PORT); default: start one."
+)
+CpusOpt = typer.Option(None, "--cpus-per-trial", min=0.0, help="Ray: CPUs each trial declares (default: --threads).")
+GpusOpt = typer.Option(
+    None, "--gpus-per-trial", min=0.0, help="GPUs per trial; below 1 several trials share a GPU (0.25: four)."
+)
+SlurmPartitionOpt = typer.Option(None, "--slurm-partition", help="SLURM: the partition.")
+SlurmTimeOpt = typer.Option(None, "--slurm-time", min=1, help="SLURM: minutes per array task (default 60).")
+SlurmGpusOpt = typer.Option(None, "--slurm-gpus-per-task", min=0, help="SLURM: GPUs per array task (default 0).")
+SlurmCpusOpt = typer.Option(None, "--slurm-cpus-per-task", min=1, help="SLURM: CPUs per array task (default 1).")
+SlurmParallelOpt = typer.Option(
+    None, "--slurm-array-parallelism", min=1, help="SLURM: at most this many array tasks at once (default 32)."
+)
+
+FLAGS = {
+    "executor": "--executor",
+    "address": "--address",
+    "cpus_per_trial": "--cpus-per-trial",
+    "gpus_per_trial": "--gpus-per-trial",
+    "partition": "--slurm-partition",
+    "time_min": "--slurm-time",
+    "gpus_per_task": "--slurm-gpus-per-task",
+    "cpus_per_task": "--slurm-cpus-per-task",
+    "array_parallelism": "--slurm-array-parallelism",
+    "store": "--store",
+}
+
+
+def executor_from_flags(
+    executor: str = "local",
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    slurm_partition: str | None = None,
+    slurm_time: int | None = None,
+    slurm_gpus_per_task: int | None = None,
+    slurm_cpus_per_task: int | None = None,
+    slurm_array_parallelism: int | None = None,
+) -> Any:
+    """The :class:`scrutiny.execute.Executor` that the executor flags describe (a bad value: one line naming its
+    flag)."""
+    from scrutiny.execute import Executor, SlurmOptions
+
+    given = {
+        "partition": slurm_partition,
+        "time_min": slurm_time,
+        "gpus_per_task": slurm_gpus_per_task,
+        "cpus_per_task": slurm_cpus_per_task,
+        "array_parallelism": slurm_array_parallelism,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and executor != "slurm":
+        from scrutiny.execute import ExecutorError
+
+        raise ExecutorError(f"{FLAGS[next(iter(given))]}: a SLURM option needs --executor slurm (got {executor!r})")
+    with flag_errors():
+        slurm = SlurmOptions(**given) if given or executor == "slurm" else None
+        return Executor(executor, address, cpus_per_trial, gpus_per_trial, slurm)
+
+
+@contextmanager
+def flag_errors() -> Iterator[None]:
+    """Re-raise an executor error (which names a library parameter) with the command-line flag instead."""
+    from scrutiny.execute import ExecutorError
+
+    try:
+        yield
+    except ExecutorError as exc:
+        name, sep, rest = str(exc).partition(": ")
+        raise ExecutorError(f"{FLAGS[name]}: {rest}" if sep and name in FLAGS else str(exc)) from None

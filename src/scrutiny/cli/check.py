@@ -7,7 +7,22 @@ from pathlib import Path
 import typer
 
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
+from scrutiny.cli._common import (
+    AddressOpt,
+    CpusOpt,
+    ExecutorOpt,
+    GpusOpt,
+    JsonOpt,
+    SetOpt,
+    SlurmCpusOpt,
+    SlurmGpusOpt,
+    SlurmParallelOpt,
+    SlurmPartitionOpt,
+    SlurmTimeOpt,
+    StoreOpt,
+    executor_from_flags,
+    flag_errors,
+)
 from scrutiny.cli._output import Output, fmt
 from scrutiny.cli._progress import progress_reporter
 from scrutiny.store import Store
@@ -58,6 +73,7 @@ def _check(
     max_seeds: int | None = None,
     round_size: int = 2,
     exclude_duplicates: Path | None = None,
+    **executor_flags: object,
 ) -> None:
     from scrutiny.analysis.check import check_claim, check_inputs, score_claim
     from scrutiny.errors import ScrutinyError
@@ -125,7 +141,7 @@ def _check(
         f"running {len(to_run)} of {len(p.trials)} trials (store: {store})"
     )
     if to_run or until_decisive:
-        with progress_reporter(out) as reporter:
+        with progress_reporter(out) as reporter, flag_errors():
             result = check_claim(
                 p,
                 trial_store,
@@ -135,6 +151,7 @@ def _check(
                 reporter=reporter,
                 max_seeds=max_seeds,
                 round_size=round_size,
+                executor=executor_from_flags(**executor_flags),
             )
     else:
         from scrutiny.analysis.check import register_claim
@@ -258,6 +275,15 @@ def check(
     max_seeds: int = MaxSeedsOpt,
     round_size: int = RoundOpt,
     exclude_duplicates: Path = DedupOpt,
+    executor: str = ExecutorOpt,
+    address: str = AddressOpt,
+    cpus_per_trial: float = CpusOpt,
+    gpus_per_trial: float = GpusOpt,
+    slurm_partition: str = SlurmPartitionOpt,
+    slurm_time: int = SlurmTimeOpt,
+    slurm_gpus_per_task: int = SlurmGpusOpt,
+    slurm_cpus_per_task: int = SlurmCpusOpt,
+    slurm_array_parallelism: int = SlurmParallelOpt,
 ) -> None:
     """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
     _check(**{**locals(), "overrides": overrides or []})
@@ -281,6 +307,15 @@ def case(
     until_decisive: bool = DecisiveOpt,
     max_seeds: int = MaxSeedsOpt,
     round_size: int = RoundOpt,
+    executor: str = ExecutorOpt,
+    address: str = AddressOpt,
+    cpus_per_trial: float = CpusOpt,
+    gpus_per_trial: float = GpusOpt,
+    slurm_partition: str = SlurmPartitionOpt,
+    slurm_time: int = SlurmTimeOpt,
+    slurm_gpus_per_task: int = SlurmGpusOpt,
+    slurm_cpus_per_task: int = SlurmCpusOpt,
+    slurm_array_parallelism: int = SlurmParallelOpt,
 ) -> None:
     """Run a built-in case study: 'scrutiny check' on its packaged claim."""
     args = {**locals(), "overrides": overrides or []}  # first: the parameters only

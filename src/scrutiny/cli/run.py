@@ -7,14 +7,24 @@ from pathlib import Path
 import typer
 
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt, SetOpt, StoreOpt
+from scrutiny.cli._common import (
+    AddressOpt,
+    CpusOpt,
+    ExecutorOpt,
+    GpusOpt,
+    JsonOpt,
+    SetOpt,
+    SlurmCpusOpt,
+    SlurmGpusOpt,
+    SlurmParallelOpt,
+    SlurmPartitionOpt,
+    SlurmTimeOpt,
+    StoreOpt,
+    executor_from_flags,
+    flag_errors,
+)
 from scrutiny.cli._output import Output
-from scrutiny.cli._progress import progress_reporter
 from scrutiny.errors import ScrutinyError
-from scrutiny.execute import plan, run_sweep
-from scrutiny.spec import load_spec, spec_hash
-from scrutiny.store import Store
-from scrutiny.trials import parse_seeds
 
 
 @app.command()
@@ -22,7 +32,9 @@ def run(
     spec_file: Path = typer.Argument(..., help="Spec YAML file."),
     seeds: str = typer.Option("0", "--seeds", help="Seeds: '0-4', '0,3,7' or '0-2,9'."),
     overrides: list[str] = SetOpt,
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (CPU threads are split between them)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (CPU threads are split between them; one GPU each, round-robin)."
+    ),
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per trial (default: cores / workers)."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed trial."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
@@ -32,8 +44,34 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the trials and what would run; run nothing."),
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
+    executor: str = ExecutorOpt,
+    address: str = AddressOpt,
+    cpus_per_trial: float = CpusOpt,
+    gpus_per_trial: float = GpusOpt,
+    slurm_partition: str = SlurmPartitionOpt,
+    slurm_time: int = SlurmTimeOpt,
+    slurm_gpus_per_task: int = SlurmGpusOpt,
+    slurm_cpus_per_task: int = SlurmCpusOpt,
+    slurm_array_parallelism: int = SlurmParallelOpt,
 ) -> None:
     """Run SPEC_FILE for each seed; trials already in the store are not run again."""
+    from scrutiny.cli._progress import progress_reporter
+    from scrutiny.execute import plan, run_sweep
+    from scrutiny.spec import load_spec, spec_hash
+    from scrutiny.store import Store
+    from scrutiny.trials.seeding import parse_seeds
+
+    where = executor_from_flags(
+        executor,
+        address,
+        cpus_per_trial,
+        gpus_per_trial,
+        slurm_partition,
+        slurm_time,
+        slurm_gpus_per_task,
+        slurm_cpus_per_task,
+        slurm_array_parallelism,
+    )
     out = Output(as_json)
     spec = load_spec(spec_file, overrides or [])
     try:
@@ -49,6 +87,7 @@ def run(
         "label": spec.label,
         "store": str(store),
         "seeds": seed_list,
+        "executor": where.kind,
     }
     if dry_run:
         rows = [[t.trial_id, t.seed, t.status, "run" if t.needs_run(retry_failed) else "skip"] for t in planned]
@@ -76,9 +115,10 @@ def run(
         return
     out.note(
         f"{spec_file} ({spec_hash(spec)}): running {len(to_run)} of {len(planned)} trials "
-        f"({len(planned) - len(to_run)} already in {store}), {workers} worker(s)"
+        f"({len(planned) - len(to_run)} already in {store}), "
+        + (f"{workers} worker(s)" if where.kind == "local" else f"on {where.kind}")
     )
-    with progress_reporter(out) as reporter:
+    with progress_reporter(out) as reporter, flag_errors():
         result = run_sweep(
             spec,
             seed_list,
@@ -89,6 +129,7 @@ def run(
             threads=threads,
             reporter=reporter,
             max_retries=max_retries,
+            executor=where,
         )
     counts = result.counts()
     if result.interrupted:

@@ -8,6 +8,7 @@ parent watches each process's sentinel, so a worker killed by a signal (the OOM 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from dataclasses import dataclass
@@ -82,24 +83,36 @@ class WorkerPool:
         ctx: A multiprocessing context (``spawn``).
         store_root: The store the workers write.
         threads: torch CPU threads per trial.
+        devices: Per worker, the ``CUDA_VISIBLE_DEVICES`` it starts with (one GPU each), or ``None`` to inherit this
+            process's. A replaced worker gets its predecessor's device.
     """
 
-    def __init__(self, size: int, ctx, store_root: str, threads: int) -> None:
+    def __init__(self, size: int, ctx, store_root: str, threads: int, devices: list[str | None] | None = None) -> None:
         self._ctx, self._store_root, self._threads = ctx, store_root, threads
-        self._workers: list[_Worker | None] = [self._start() for _ in range(size)]  # None: died, not yet replaced
+        self._devices = devices or [None] * size
+        self._workers: list[_Worker | None] = [self._start(i) for i in range(size)]  # None: died, not yet replaced
 
-    def _start(self) -> _Worker:
+    def _start(self, slot: int) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=_worker_main, args=(child, self._store_root, self._threads), daemon=True)
         # A worker starts with SIGINT ignored (an ignored signal stays ignored across exec), so a Ctrl-C sent to the
         # whole terminal process group while it is still importing prints no traceback from it.
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        # A spawned child copies the environment at start: it sees only its GPU before anything imports torch.
+        device, env_before = self._devices[slot], os.environ.get("CUDA_VISIBLE_DEVICES")
+        if device is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = device
         try:
             process.start()
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
+            if device is not None:
+                if env_before is None:
+                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+                else:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = env_before
         child.close()
         return _Worker(process, parent)
 
@@ -114,7 +127,7 @@ class WorkerPool:
         i = next(i for i, w in enumerate(self._workers) if w is None or w.task is None)
         worker = self._workers[i]
         if worker is None:
-            worker = self._workers[i] = self._start()
+            worker = self._workers[i] = self._start(i)
         worker.task = task
         worker.conn.send((spec_data, seed, replace_failed))
 

@@ -15,75 +15,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from scrutiny.execute._pool import WorkerPool
-from scrutiny.spec import Spec, trial_id
+from scrutiny.execute._sweep import PlannedTrial, Reporter, Sweep, SweepResult, plan
+from scrutiny.execute.options import Executor
+from scrutiny.spec import Spec
 from scrutiny.store import Store, TrialBusyError, TrialFinishedError
-from scrutiny.trials.environment import resolve_device
-from scrutiny.trials.loop import run_trial
-
-
-@dataclass(frozen=True)
-class PlannedTrial:
-    spec: Spec
-    seed: int
-    trial_id: str
-    status: str  # status in the store before the sweep: missing | incomplete | complete | diverged | failed
-
-    def needs_run(self, retry_failed: bool) -> bool:
-        return self.status in ("missing", "incomplete") or (retry_failed and self.status == "failed")
-
-
-@dataclass
-class SweepResult:
-    """What a sweep did.
-
-    Attributes:
-        ran: Final records of the trials this sweep ran (a trial whose worker died: ``failed`` with the cause).
-        skipped: Trials the store had before the sweep.
-        elsewhere: Final records of trials that another process ran meanwhile (this sweep waited for them).
-        busy: Trials still being run by another process when the sweep was interrupted.
-        interrupted: Ctrl-C stopped the sweep.
-    """
-
-    ran: dict[str, dict[str, Any]] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-    elsewhere: dict[str, dict[str, Any]] = field(default_factory=dict)
-    busy: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for record in self.ran.values():
-            out[record["status"]] = out.get(record["status"], 0) + 1
-        return out
-
-
-class Reporter:
-    """Progress events of a sweep; the default ignores them. The CLI's rich display subclasses it."""
-
-    def start(self, plan: Sequence[PlannedTrial], to_run: Sequence[PlannedTrial]) -> None: ...
-
-    def trial_started(self, trial: PlannedTrial) -> None: ...
-
-    def epoch(self, event: dict[str, Any]) -> None: ...
-
-    def trial_finished(self, trial: PlannedTrial, record: dict[str, Any]) -> None: ...
-
-
-def plan(items: Sequence[tuple[Spec, int]], store: Store) -> list[PlannedTrial]:
-    """The trials of ``items`` (spec, seed) with their current status in ``store``; repeats dropped."""
-    out, seen = [], set()
-    for spec, seed in items:
-        tid = trial_id(spec, seed)
-        if tid not in seen:
-            seen.add(tid)
-            out.append(PlannedTrial(spec, seed, tid, store.status(tid)))
-    return out
 
 
 def run_trials(
@@ -97,13 +35,15 @@ def run_trials(
     reporter: Reporter | None = None,
     max_retries: int = 1,
     poll_s: float = 0.25,
+    executor: Executor | None = None,
 ) -> SweepResult:
     """Run every (spec, seed) of ``items`` that ``store`` lacks.
 
     Args:
         items: (resolved spec, seed) pairs.
         store: The trial store.
-        workers: Worker processes; 1 runs in this process.
+        workers: Worker processes; 1 runs in this process. Where there are GPUs, the workers are placed on them
+            round-robin, each seeing one device (:func:`scrutiny.execute.gpus.worker_devices`).
         threads: torch CPU threads per trial. Default: torch's own setting when serial, ``cpu_count // workers``
             with workers. On the CPU, numbers depend on the thread count (the order of reductions changes), so a
             parallel sweep matches a serial one bit for bit when both use the same ``threads``; the count used
@@ -111,98 +51,72 @@ def run_trials(
         fail_fast: Stop scheduling trials after the first failure.
         retry_failed: Run failed trials again.
         reporter: Receives progress events.
-        max_retries: How many times a trial whose worker process died is run again within the sweep.
+        max_retries: How many times a trial whose worker process (or Ray worker or node) died is run again within
+            the sweep.
         poll_s: How often trials locked by another process are checked while waiting for them.
+        executor: Where the trials run (default: this machine). With ``ray`` or ``slurm``, ``workers`` is unused:
+            the cluster's resources decide how many trials run at once.
 
     Returns:
         What ran. On Ctrl-C the sweep stops, ``interrupted`` is set, finished trials are kept in the store and
         unfinished ones stay incomplete (they run again next time).
     """
+    from scrutiny.trials.environment import resolve_device
+
     if max_retries < 0:
         raise ValueError(f"max_retries: expected a non-negative integer, got {max_retries}")
+    executor = executor or Executor()
     reporter = reporter or Reporter()
     planned = plan(items, store)
     to_run = [t for t in planned if t.needs_run(retry_failed)]
-    for t in to_run:
-        resolve_device(t.spec.train.device)  # a missing GPU is a user error before anything starts
+    if executor.kind == "local":
+        for t in to_run:
+            resolve_device(t.spec.train.device)  # a missing GPU is a user error before anything starts
     result = SweepResult(skipped=[t.trial_id for t in planned if not t.needs_run(retry_failed)])
+    sweep = Sweep(store, reporter, result, fail_fast, retry_failed, max_retries)
+    run = _runner(executor, to_run, workers, threads, sweep)  # checks what it can before anything runs
     reporter.start(planned, to_run)
-    sweep = _Sweep(store, reporter, result, fail_fast, retry_failed, max_retries)
     try:
-        if workers <= 1:
-            _run_serial(sweep, to_run, threads, poll_s)
-        else:
-            threads = threads or max(1, (os.cpu_count() or 1) // workers)
-            _run_parallel(sweep, to_run, workers, threads, poll_s)
+        run(poll_s)
     except KeyboardInterrupt:
         result.interrupted = True  # finished trials are in the store; the others stay incomplete
         result.busy = [t.trial_id for t in sweep.deferred]
     return result
 
 
-class _Sweep:
-    """Bookkeeping shared by the serial and the parallel runner: outcomes, busy trials, deaths and retries."""
+def _runner(executor: Executor, to_run: list[PlannedTrial], workers: int, threads: int | None, sweep: Sweep):
+    """A function of ``poll_s`` that runs ``to_run``; its set-up errors are raised here, before any trial runs."""
+    if executor.kind == "ray":
+        from scrutiny.execute.ray import RaySweep
 
-    def __init__(self, store, reporter, result, fail_fast, retry_failed, max_retries) -> None:
-        self.store, self.reporter, self.result = store, reporter, result
-        self.fail_fast, self.retry_failed, self.max_retries = fail_fast, retry_failed, max_retries
-        self.deferred: list[PlannedTrial] = []  # locked by another process: waited for at the end
-        self.deaths: dict[str, int] = {}
-        self.stop = False
+        ray_sweep = RaySweep(executor, sweep, threads, to_run) if to_run else None
+        return lambda poll_s: ray_sweep.run(poll_s) if ray_sweep else None
+    if executor.kind == "slurm":
+        from scrutiny.execute.slurm import run_slurm
 
-    def replace_failed(self, t: PlannedTrial) -> bool:
-        return self.retry_failed or t.trial_id in self.deaths
-
-    def record(self, t: PlannedTrial, record: dict[str, Any]) -> None:
-        self.result.ran[t.trial_id] = record
-        self.reporter.trial_finished(t, record)
-        self.stop = self.stop or (self.fail_fast and record["status"] == "failed")
-
-    def error(self, t: PlannedTrial, exc: BaseException) -> None:
-        if isinstance(exc, TrialBusyError):
-            self.deferred.append(t)
-        elif isinstance(exc, TrialFinishedError):
-            self.finished_elsewhere(t)
-        else:
-            raise exc
-
-    def finished_elsewhere(self, t: PlannedTrial) -> None:
-        record = self.store.result(t.trial_id)
-        self.result.elsewhere[t.trial_id] = record
-        self.reporter.trial_finished(t, record)
-
-    def died(self, t: PlannedTrial, cause: str) -> bool:
-        """Record a dead worker's trial as failed; return whether to run it again."""
-        n = self.deaths[t.trial_id] = self.deaths.get(t.trial_id, 0) + 1
-        retry = n <= self.max_retries
-        record = {"trial_id": t.trial_id, "seed": t.seed, "status": "failed", "error": cause, "worker_deaths": n}
-        if not retry:
-            record["error"] += f" ({n} time(s); not retried again without retry_failed)"
-        self.store.mark_failed(t.trial_id, record)
-        if not retry:
-            self.record(t, record)
-        return retry
-
-    def released(self, poll_s: float) -> list[PlannedTrial]:
-        """Wait until some deferred trial's lock is free; report those finished elsewhere, return those to run."""
-        while self.deferred:
-            free = [t for t in self.deferred if not self.store.busy(t.trial_id)]
-            if free:
-                self.deferred = [t for t in self.deferred if t not in free]
-                again = []
-                for t in free:
-                    if self.store.status(t.trial_id) in ("missing", "incomplete"):
-                        again.append(t)  # its process died or was interrupted: run it here
-                    else:
-                        self.finished_elsewhere(t)
-                if again:
-                    return again
-            else:
-                time.sleep(poll_s)
-        return []
+        return lambda poll_s: run_slurm(executor.slurm, sweep, to_run, threads, poll_s)
+    devices = _placement(executor, to_run, workers)
+    if workers <= 1:
+        return lambda poll_s: _run_serial(sweep, to_run, threads, poll_s)
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    return lambda poll_s: _run_parallel(sweep, to_run, workers, threads, poll_s, devices)
 
 
-def _run_serial(sweep: _Sweep, to_run: list[PlannedTrial], threads, poll_s: float) -> None:
+def _placement(executor: Executor, to_run: list[PlannedTrial], workers: int) -> list[str | None]:
+    """Each worker's ``CUDA_VISIBLE_DEVICES`` (``None``: as this process) for a sweep on this machine."""
+    from scrutiny.execute.gpus import visible_device_ids, worker_devices
+
+    wants_gpu = any(t.spec.train.device.startswith(("cuda", "auto")) for t in to_run)
+    ids = visible_device_ids() if wants_gpu else []
+    slots = worker_devices(len(ids), workers, executor.gpus_per_trial)  # raises before anything runs
+    if workers <= 1 or any(t.spec.train.device.startswith("cuda:") for t in to_run):
+        return [None] * workers  # one worker, or a spec that pins its own device index: nothing to place
+    return [None if i is None else ids[i] for i in slots]
+
+
+def _run_serial(sweep: Sweep, to_run: list[PlannedTrial], threads, poll_s: float) -> None:
+    from scrutiny.trials.loop import run_trial
+
     queue = list(to_run)
     while queue and not sweep.stop:
         t = queue.pop(0)
@@ -224,10 +138,11 @@ def _run_serial(sweep: _Sweep, to_run: list[PlannedTrial], threads, poll_s: floa
             queue = sweep.released(poll_s)
 
 
-def _run_parallel(sweep: _Sweep, to_run: list[PlannedTrial], workers: int, threads: int, poll_s: float) -> None:
+def _run_parallel(sweep: Sweep, to_run, workers: int, threads: int, poll_s: float, devices: list[str | None]) -> None:
     if not to_run:
         return
-    pool = WorkerPool(min(workers, len(to_run)), mp.get_context("spawn"), str(sweep.store.root), threads)
+    size = min(workers, len(to_run))
+    pool = WorkerPool(size, mp.get_context("spawn"), str(sweep.store.root), threads, devices[:size])
     waiting = list(to_run)
     interrupted = True
     try:

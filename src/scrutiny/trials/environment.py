@@ -84,8 +84,26 @@ def capture_environment(device: torch.device) -> dict[str, Any]:
         "cudnn": cudnn,
         "device": str(device),
         "device_name": device_name(device),
+        "device_placement": device_placement(device),
         "cpu_count": os.cpu_count(),
     }
+
+
+def device_placement(device: torch.device) -> dict[str, Any]:
+    """Which physical device a trial ran on: with GPUs, the process's ``CUDA_VISIBLE_DEVICES`` (a worker sees one
+    GPU), the index it used, and the GPU's UUID and PCI bus id, which name it across processes and renumberings."""
+    out: dict[str, Any] = {"host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        uuid = getattr(props, "uuid", None)
+        out.update(
+            index=index,
+            uuid=str(uuid) if uuid is not None else None,
+            pci_bus_id=getattr(props, "pci_bus_id", None),
+            total_memory=props.total_memory,
+        )
+    return out
 
 
 def backend_flags() -> dict[str, Any]:
