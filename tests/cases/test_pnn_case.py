@@ -11,7 +11,7 @@ from scrutiny.analysis.check import plan_claim, score_claim
 from scrutiny.analysis.sections.ablation_gap import ablation_gap
 from scrutiny.cases import case_claim, case_names
 from scrutiny.spec import diff, flatten, trial_id
-from scrutiny.spec.claim import arm_specs, load_claim
+from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
 
 FACTOR_ARMS = {
@@ -58,6 +58,11 @@ def test_the_case_is_listed_and_its_scales_are_what_the_readme_says():
     cpu = arm_specs(claim, path, "cpu")
     assert {s.data.name for s in cpu.values()} == {"digits"}
     assert (cpu["klachko"].train.epochs, cpu["authors"].train.epochs, cpu["authors_2018"].train.epochs) == (6, 18, 20)
+    # declared before the run: one configuration per arm (no search), fresh verdict seeds, published numbers at
+    # the paper scale only
+    assert set(claim.tuning.configurations) == set(claim.arms) and set(claim.tuning.configurations.values()) == {1}
+    assert min(claim_seeds(claim, "cpu")) >= 1000
+    assert all(h.scales == ("paper",) for h in claim.hypotheses if h.kind == "matches_reported")
     assert cpu["klachko"].model.model_dump()["nfilters"] == 8 and cpu["authors"].model.model_dump()["nfilters"] == 16
     paper = arm_specs(claim, path, "paper")
     assert (paper["klachko"].train.epochs, paper["authors"].train.epochs) == (150, 450)
@@ -200,7 +205,12 @@ def test_smoke_scale_end_to_end_through_the_cli(tmp_path, cli_env):
     assert (out / "report.md").is_file() and (out / "ablation_gap_klachko_authors.png").is_file()
     assert (out / "monitor_audit_curves.png").is_file()
     assert len(results["verdicts"]) == 6
-    assert all(v["verdict"] in ("REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE") for v in results["verdicts"])
+    verdicts = {v["hypothesis"]: v for v in results["verdicts"]}
+    # fixed smoke data (seeds 0-1, one or two epochs on 8×8 digits): after so little training Klachko's setup is
+    # slightly ahead of the authors', and two seeds cannot tell
+    first = verdicts["authors > klachko"]
+    assert first["estimate"] == pytest.approx(-0.012222, abs=1e-5) and first["low"] < first["estimate"] < 0
+    assert first["verdict"] == "INCONCLUSIVE"
     assert all(arm["n"] == 2 for arm in results["arms"].values())
     sections = {s["name"]: s for s in results["sections"]}
     gap = sections["ablation_gap"]["data"]
