@@ -267,6 +267,12 @@ def generate(case: str) -> str:
         if tuning_run is not None:
             tuning_run = _in_claim_order(tuning_run, CASES_DIR / case / "tuning.yaml")
         lines += _scale_block(case, path.stem, data, tuning_run)
+    for path in sorted(folder.glob("tuning-*.json")):
+        if not (folder / path.name.removeprefix("tuning-")).is_file():  # tuned, not yet run at that scale
+            run = _in_claim_order(json.loads(path.read_text()), CASES_DIR / case / "tuning.yaml")
+            scale = path.stem.removeprefix("tuning-")
+            lines += [f"## Tuning for the {scale} scale (`results/{path.name}`; the {scale} run is not committed)", ""]
+            lines += _tuning_run_block(run)
     lines.append(END)
     return "\n".join(lines) + "\n"
 
