@@ -141,7 +141,7 @@ def git_samples(
         for grp, c, n, k, d in zip(g.groups, g.classes, g.sizes, g.keep, g.changed, strict=True)
     ]
     table = Table(
-        ["arm", "group", "class", "train size", "keep probability", "mean |change|"],
+        ["arm", "group", "class", "train size", "keep probability", "mean abs. change"],
         rows,
         "Mean absolute difference between a generated image and its source (normalised pixel units).",
     )
