@@ -71,7 +71,7 @@ def head(tmp_path_factory):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the head, its GCS and raylet share the group we started
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=5)  # 'ray start --block' may linger on SIGTERM; its processes are gone by then
         except subprocess.TimeoutExpired:
             pass
         with contextlib.suppress(ProcessLookupError):
