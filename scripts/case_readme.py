@@ -140,6 +140,8 @@ def _arms_block(data: dict) -> list[str]:
     for name, arm in data["arms"].items():
         metric = _arm_metric(data, name)
         values = _arm_values(data, name, metric)
+        if values is None:  # a metric only a hypothesis reads (e.g. a paired difference): show the claim's
+            metric, values = data["metric"], _arm_values(data, name, data["metric"])
         if name in same:
             trials = f"same trials as `{same[name]}`"
         else:
