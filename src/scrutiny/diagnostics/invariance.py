@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats as sps
 from torch.utils.data import Dataset, TensorDataset
 
 from scrutiny.data.transforms import Transform
@@ -266,6 +265,8 @@ class RankCorrelation:
 
 def spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho along the last axis (ties get average ranks): ``(..., n)`` pairs -> ``(...)``; NaN if constant."""
+    from scipy import stats as sps  # here, not at import (worker start-up)
+
     rx, ry = sps.rankdata(x, axis=-1), sps.rankdata(y, axis=-1)
     rx, ry = rx - rx.mean(-1, keepdims=True), ry - ry.mean(-1, keepdims=True)
     denom = np.sqrt((rx**2).sum(-1) * (ry**2).sum(-1))
@@ -290,6 +291,8 @@ def rank_correlation(
         raise ValueError(f"rank_correlation: needs at least 3 finite pairs, got {x.size}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     rho = float(spearman(x, y))
+    from scipy import stats as sps  # here, not at import (worker start-up)
+
     p_value = float(sps.spearmanr(x, y).pvalue) if np.isfinite(rho) else float("nan")
     boot = []
     for start in range(0, reps, 2000):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _dist
 
 from scrutiny.stats._validate import as_sample, as_scores, check_probability
 
@@ -59,6 +58,8 @@ def mean_ci(scores: object, confidence: float = 0.95) -> MeanCI:
     x = as_sample(scores, "mean_ci", "scores", min_size=2)
     confidence = check_probability(confidence, "mean_ci", "confidence")
     m, s, df = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)), x.size - 1
+    from scipy import stats as _dist  # here, not at import: workers that never build an interval skip scipy
+
     half = float(_dist.t.ppf(0.5 + confidence / 2, df)) * s
     return MeanCI(estimate=m, low=m - half, high=m + half, confidence=confidence, sem=s, df=df)
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from scrutiny.stats._batched import resolve
 from scrutiny.stats._resample import resampled_chunks
@@ -145,6 +144,8 @@ def bootstrap_ci(
     levels = np.array([alpha, 1.0 - alpha])
     if method == "bca":
         share = (np.sum(dist < estimate) + np.sum(dist <= estimate)) / (2.0 * dist.size)
+        from scipy import special  # here, not at import (worker start-up)
+
         z0 = special.ndtri(share)
         if not np.isfinite(z0):
             raise ValueError(f"{fn}: method='bca' is undefined when every replicate lies on one side of the estimate")
