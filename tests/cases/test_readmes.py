@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ("coordconv", "nf_spp", "resnet_eval", "pnn", "digits_width")
-PENDING = {"coordconv", "pnn"}  # claims re-declared, cpu-scale confirmation runs not yet committed (see their READMEs)
+PENDING = {"coordconv"}  # claim re-declared and tuned; its cpu-scale confirmation run is not committed yet (README)
 RUN = [c for c in CASES if c not in PENDING]
 
 
