@@ -75,7 +75,7 @@ def _cell(x: object) -> str:
 
 
 def _table(columns: list[str], rows: list[list[object]]) -> list[str]:
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = ("coordconv", "nf_spp", "resnet_eval", "pnn", "digits_width")
+CASES = ("coordconv", "nf_spp", "resnet_eval", "pnn", "digits_width", "invariance")
 PENDING = {"coordconv"}  # claim re-declared and tuned; its cpu-scale confirmation run is not committed yet (README)
 RUN = [c for c in CASES if c not in PENDING]
 
