@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ("coordconv", "nf_spp", "resnet_eval", "pnn", "digits_width", "invariance")
-PENDING = {"coordconv"}  # claim re-declared and tuned; its cpu-scale confirmation run is not committed yet (README)
+PENDING: set[str] = set()  # cases whose claim was re-declared but whose cpu-scale run is not committed yet
 RUN = [c for c in CASES if c not in PENDING]
 
 
