@@ -49,3 +49,22 @@ def test_cli_pairs_a_file_by_seed(tmp_path):
     assert data["paired"] and data["a"]["n"] == 6 and data["verdict"] == "new better"
     res = CliRunner().invoke(app, ["compare", "--a", "x", "--b", "y", "--paired"])
     assert res.exit_code != 0 and "--paired needs --file" in str(res.exception)
+
+
+def test_cli_reads_checks_scores_format(tmp_path):
+    """compare --file takes the file that check --scores takes: arm, seed, one column per metric."""
+    path = tmp_path / "scores.csv"
+    rows = ["arm,seed,final_test_acc,final_test_loss"]
+    rows += [f"ls,{s},{0.951 + 0.002 * (s % 2)},0.2" for s in range(4)]
+    rows += [f"base,{s},{0.944 + 0.002 * (s % 2)},0.3" for s in range(4)]
+    path.write_text("\n".join(rows) + "\n")
+    args = ["compare", "--file", str(path), "--a", "ls", "--b", "base", "--json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["a"]["n"] == 4 and data["difference"] == pytest.approx(0.007) and data["verdict"] == "ls better"
+    res = CliRunner().invoke(app, [*args, "--metric", "final_test_acc", "--metric", "final_test_loss"])
+    both = json.loads(res.stdout)
+    assert [c["metric"] for c in both] == ["final_test_acc", "final_test_loss"] and both[0]["family_size"] == 2
+    res = CliRunner().invoke(app, ["compare", "--file", str(path), "--a", "ls", "--b", "nope"])
+    assert res.exit_code != 0 and "no rows for nope" in str(res.exception)

@@ -75,9 +75,15 @@ def compare(
     metrics = metrics or ["final_test_acc"]
     if paired and scores_file is None:
         raise ScrutinyError("--paired needs --file with a 'seed' column (rows: one seed, one score per arm)")
-    if scores_file is not None and len(metrics) > 1:
-        raise ScrutinyError("--metric: a scores file holds one metric; repeat --metric only with the store")
-    if scores_file is not None:
+    long_rows = _long_rows(scores_file) if scores_file is not None else None
+    if scores_file is not None and long_rows is None and len(metrics) > 1:
+        raise ScrutinyError("--metric: a file with one column per arm holds one metric; use check's format (arm, seed)")
+    if long_rows is not None:
+        if a is None or b is None:
+            raise ScrutinyError(f"{scores_file}: name the arms with --a and --b")
+        inputs = [(m, a, *_long_pair(scores_file, long_rows, a, b, m, paired)) for m in metrics]
+        inputs = [(m, a, xa, b, xb) for m, a, xa, xb in inputs]
+    elif scores_file is not None:
         if tasks_a or tasks_b:
             if not (tasks_a and tasks_b):
                 raise ScrutinyError("--tasks-a and --tasks-b go together")
@@ -131,6 +137,33 @@ def compare(
         return
     for c in comparisons:
         _show(out, c)
+
+
+def _long_rows(path: Path) -> list[dict] | None:
+    """The rows of a file in ``check --scores`` format (``arm``, ``seed``, metric columns), or None for another."""
+    from scrutiny.analysis.scores_file import read_score_rows
+
+    rows = read_score_rows(path)
+    return rows if rows and "arm" in rows[0] and "seed" in rows[0] else None
+
+
+def _long_pair(path: Path, rows: list[dict], a: str, b: str, metric: str, paired: bool):
+    """Scores of arms ``a`` and ``b`` on ``metric`` (complete rows, in seed order; common seeds when paired)."""
+    from scrutiny.analysis.scores_file import arms_from_rows
+
+    names = {str(r["arm"]) for r in rows}
+    missing = [x for x in (a, b) if x not in names]
+    if missing:
+        raise ScrutinyError(
+            f"{path}: column 'arm': no rows for {', '.join(missing)} (arms: {', '.join(sorted(names))})"
+        )
+    arms = arms_from_rows([r for r in rows if str(r["arm"]) in (a, b)], path, {a: None, b: None}, {metric}, metric)
+    xa, xb = arms[a], arms[b]
+    if paired:
+        common = sorted(set(xa.complete_seeds) & set(xb.complete_seeds))
+        pick = lambda arm: np.array([arm.scores[arm.complete_seeds.index(s)] for s in common])  # noqa: E731
+        return pick(xa), pick(xb)
+    return xa.scores, xb.scores
 
 
 def _paired_columns(path: Path, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
