@@ -27,6 +27,12 @@ def sigkill(width: int = 4, num_classes: int = 10, in_channels: int = 3):
 
 def sys_exit(width: int = 4, num_classes: int = 10, in_channels: int = 3):
     sys.exit(3)
+
+
+def ray_terminate(width: int = 4, num_classes: int = 10, in_channels: int = 3):
+    exc = SystemExit(1)
+    exc.ray_terminate_msg = "The process receives a SIGTERM."  # what Ray raises in a task it ends
+    raise exc
 """
 
 
@@ -68,3 +74,13 @@ def test_sys_exit_in_model_code_is_a_failed_trial_not_the_end_of_the_sweep(deadl
     assert sorted(r["status"] for r in result.ran.values()) == ["complete", "failed"]
     (failed,) = [r for r in result.ran.values() if r["status"] == "failed"]
     assert failed["error"].startswith("SystemExit: 3")
+
+
+def test_a_worker_that_ray_ends_leaves_its_trial_incomplete_for_the_next_run(deadly, tmp_path):
+    from scrutiny.trials.loop import run_trial
+
+    spec, store = deadly("ray_terminate"), Store(tmp_path / "runs")
+    with pytest.raises(SystemExit):
+        run_trial(spec, 0, store, threads=1)
+    (tid,) = store.trial_ids()
+    assert store.status(tid) == "incomplete" and not store.busy(tid)  # not "failed": the next run runs it

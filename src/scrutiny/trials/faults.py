@@ -33,3 +33,13 @@ def environment_fault(exc: BaseException) -> str | None:
             return "a checkpoint write failed (likely no space left on device)"
         current = current.__cause__ or current.__context__
     return None
+
+
+def interrupted(exc: SystemExit) -> bool:
+    """Whether a ``SystemExit`` ends the process from outside the trial rather than from the trial's own code.
+
+    Ray ends a worker (its driver died, its task was force-cancelled, it got SIGTERM) by raising ``SystemExit``
+    with a ``ray_terminate_msg`` attribute in the running task; that trial was interrupted, not failed, and must
+    stay incomplete so that the next run runs it. A ``sys.exit()`` in model or data code is a failed trial.
+    """
+    return hasattr(exc, "ray_terminate_msg")

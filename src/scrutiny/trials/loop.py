@@ -3,7 +3,8 @@
 Read this file top to bottom: :func:`run_trial` prepares, :func:`_fit` is the training loop, and the end of
 :func:`run_trial` writes the final record. A NaN or infinite training loss ends the trial with status
 ``diverged`` (a result, not a crash); any other exception ends it with status ``failed``, its error and its
-traceback, and is re-raised only for ``KeyboardInterrupt``.
+traceback, and is re-raised only for an interruption (``KeyboardInterrupt``, or the ``SystemExit`` with which Ray
+ends a worker whose driver died or whose task was cancelled): an interrupted trial stays incomplete.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from scrutiny.store import Store, TrialWriter
 from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches
 from scrutiny.trials.environment import backend_settings, capture_environment, resolve_device
 from scrutiny.trials.evaluate import evaluate
-from scrutiny.trials.faults import environment_fault
+from scrutiny.trials.faults import environment_fault, interrupted
 from scrutiny.trials.flops import train_step_flops
 from scrutiny.trials.optim import build_optimizer, lr_factor, set_lr
 from scrutiny.trials.seeding import TrialSeeds
@@ -104,9 +105,14 @@ def run_trial(
     except KeyboardInterrupt:
         writer.abandon()
         raise
+    except SystemExit as exc:
+        if interrupted(exc):
+            writer.abandon()
+            raise
+        record.update(status="failed", error=f"SystemExit: {exc}", traceback=traceback.format_exc())
     except Diverged as exc:
         record.update(status="diverged", diverged_at={"epoch": exc.epoch, "step": exc.step}, error=str(exc))
-    except (Exception, SystemExit) as exc:  # a failed trial is a record, not the end of a sweep
+    except Exception as exc:  # a failed trial is a record, not the end of a sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         cause = environment_fault(exc)
         if cause is not None:
