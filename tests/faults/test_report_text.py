@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import matplotlib
 import numpy as np
 
+from scrutiny.analysis.display import ScorePanel, curve_bands
 from scrutiny.report.figures import plain, plot_curves, plot_forest, plot_scores
 
 matplotlib.use("Agg")
@@ -36,9 +37,11 @@ def test_figures_draw_user_text_with_dollars(tmp_path):
     verdict = SimpleNamespace(
         hypothesis=f"a > b {LABEL}", verdict="INCONCLUSIVE", estimate=0.1, low=-0.1, high=0.3, bound=(0.0, np.inf)
     )
+    values = {a.name: a.scores for a in arms}
+    panel = ScorePanel("acc $%", ["a", "b$"], {"a", "b$"}, values, {"a": 0.6, "b$": 0.6}, {"a": (0.5, 0.7)})
     drawn = [
-        plot_scores(arms, {"a": (0.5, 0.7)}),
-        plot_curves(arms),
+        plot_scores(panel, arms),
+        plot_curves(curve_bands(arms)),
         plot_forest([verdict]),
     ]
     for i, ax in enumerate(drawn):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from scrutiny.analysis.display import CurveBand, ScorePanel
 from scrutiny.analysis.scores import ArmScores
 from scrutiny.analysis.verdicts import Verdict
 
@@ -46,30 +47,20 @@ def _axes(ax, figsize):
     return fig, ax
 
 
-def plot_scores(
-    arms: Sequence[ArmScores],
-    intervals: dict[str, tuple[float, float]] | None = None,
-    *,
-    ax=None,
-    metric: str | None = None,
-    values: dict[str, np.ndarray] | None = None,
-    show_reported: set[str] | None = None,
-):
+def plot_scores(panel: ScorePanel, arms: dict[str, ArmScores] | Sequence[ArmScores], *, ax=None):
     """Every seed as a point, the mean as a bar with its interval, the reported value as a diamond.
 
     Args:
-        arms: The arms, in display order.
-        intervals: Arm name -> (low, high) of its mean, from :mod:`scrutiny.analysis`.
-        metric: The y label (default: the arms' metric).
-        values: Arm name -> per-seed values of ``metric`` ``(n,)`` when it is not the arms' own metric.
-        show_reported: The arms whose reported value is in this metric (default: every arm that has one).
+        panel: The metric's panel from :func:`scrutiny.analysis.display.score_panels` (values, means, intervals).
+        arms: The arms by name (or a sequence of them), for labels and reported values.
     """
-    fig, ax = _axes(ax, (2.0 + 1.2 * len(arms), 3.6))
+    by_name = arms if isinstance(arms, dict) else {a.name: a for a in arms}
+    shown = [by_name[n] for n in panel.arms]
+    fig, ax = _axes(ax, (2.0 + 1.2 * len(shown), 3.6))
     rng = np.random.default_rng(0)  # jitter only, for display
-    shown = show_reported if show_reported is not None else {a.name for a in arms}
-    for i, arm in enumerate(arms):
+    for i, arm in enumerate(shown):
         colour = _COLOURS[i % len(_COLOURS)]
-        scores = values[arm.name] if values is not None else arm.scores
+        scores = panel.values.get(arm.name, np.zeros(0))
         if scores.size:
             ax.scatter(
                 i + rng.uniform(-0.12, 0.12, scores.size),
@@ -80,14 +71,16 @@ def plot_scores(
                 zorder=3,
                 label="seeds" if i == 0 else None,
             )
+        if arm.name in panel.means:
             ax.hlines(
-                scores.mean(), i - 0.25, i + 0.25, color="black", lw=1.6, zorder=4, label="mean" if i == 0 else None
-            )
-        if intervals and arm.name in intervals and intervals[arm.name][0] is not None:
-            lo, hi = intervals[arm.name]
-            first = not any(a.name in intervals for a in arms[:i])
+                panel.means[arm.name], i - 0.25, i + 0.25, color="black", lw=1.6, zorder=4,
+                label="mean" if i == 0 else None,
+            )  # fmt: skip
+        if arm.name in panel.intervals:
+            lo, hi = panel.intervals[arm.name]
+            first = not any(a.name in panel.intervals for a in shown[:i])
             ax.vlines(i + 0.3, lo, hi, color="black", lw=1.2, zorder=4, label="95% interval" if first else None)
-        if arm.reported and arm.name in shown:
+        if arm.reported and arm.name in panel.reported:
             pm = arm.reported.get("pm") or 0.0
             ax.errorbar(
                 i - 0.3,
@@ -98,34 +91,47 @@ def plot_scores(
                 ms=5,
                 capsize=3,
                 zorder=5,
-                label=None if any(a.reported and a.name in shown for a in arms[:i]) else "reported",
+                label=None if any(a.reported and a.name in panel.reported for a in shown[:i]) else "reported",
             )
     import textwrap
 
-    rotate = len(arms) > 3
-    labels = [plain(textwrap.fill(a.label, 22)) for a in arms]  # long labels wrap instead of running into each other
-    ax.set_xticks(range(len(arms)), labels, rotation=15 if rotate else 0, ha="right" if rotate else "center")
-    ax.set_ylabel(plain(metric or (arms[0].metric if arms else "")))
-    ax.set_xlim(-0.7, len(arms) - 0.3)
+    rotate = len(shown) > 3
+    labels = [plain(textwrap.fill(a.label, 22)) for a in shown]  # long labels wrap instead of running into each other
+    ax.set_xticks(range(len(shown)), labels, rotation=15 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_ylabel(plain(panel.metric))
+    ax.set_xlim(-0.7, len(shown) - 0.3)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="best", framealpha=0.85)
     fig.tight_layout()
     return ax
 
 
-def plot_curves(arms: Sequence[ArmScores], *, ax=None, ylabel: str = "accuracy of the evaluated split"):
-    """Per-epoch accuracy: the mean over seeds as a line, the range over seeds as a band."""
-    rows = (len(arms) + 1) // 2
+def plot_score_panels(panels: Sequence[ScorePanel], arms: dict[str, ArmScores]):
+    """The scores figure: one :func:`plot_scores` panel per metric; narrow panels side by side, wide ones stacked."""
+    import matplotlib.pyplot as plt
+
+    widest = max(len(p.arms) for p in panels)
+    cols = 1 if widest > 3 else min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * max(3.4, 2.0 + 1.2 * widest), 3.9 * rows), dpi=150, squeeze=False
+    )
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        plot_scores(panel, arms, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(bands: Sequence[CurveBand], *, ax=None, ylabel: str = "accuracy of the evaluated split"):
+    """Per-epoch accuracy: the mean over seeds as a line, the range over seeds as a band (one per arm)."""
+    rows = (len(bands) + 1) // 2
     fig, ax = _axes(ax, (7.0, 3.0 + 0.22 * rows))
-    for i, arm in enumerate(arms):
-        if arm.curves.size == 0:
-            continue
+    for i, band in enumerate(bands):
         colour = _COLOURS[i % len(_COLOURS)]
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(arm.curves, axis=0)
-            lo, hi = np.nanmin(arm.curves, axis=0), np.nanmax(arm.curves, axis=0)
-        ax.plot(arm.curve_epochs, mean, color=colour, lw=1.6, label=plain(f"{arm.label} (n={arm.n})"), marker=".")
-        ax.fill_between(arm.curve_epochs, lo, hi, color=colour, alpha=0.18, lw=0)
+        ax.plot(band.epochs, band.mean, color=colour, lw=1.6, label=plain(f"{band.label} (n={band.n})"), marker=".")
+        ax.fill_between(band.epochs, band.low, band.high, color=colour, alpha=0.18, lw=0)
     ax.set_xlabel("epoch")
     ax.set_ylabel(plain(ylabel))
     ax.grid(alpha=0.3)

@@ -53,14 +53,14 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from scrutiny.report.figures import plot_curves, plot_forest, plot_scores
+    from scrutiny.analysis.display import curve_bands, score_panels
+    from scrutiny.report.figures import plot_curves, plot_forest, plot_score_panels
 
-    arms = list(result.arms.values())
-    panels = score_panels(result)
+    panels = score_panels(result.claim, result.scale, result.arms)
     paths = {}
     drawings = [
-        ("scores", lambda: _draw_score_panels(result, panels, plot_scores)),
-        ("curves", lambda: plot_curves(arms)),
+        ("scores", lambda: plot_score_panels(panels, result.arms)),
+        ("curves", lambda: plot_curves(curve_bands(list(result.arms.values())))),
         ("forest", lambda: plot_forest(result.verdicts)),
     ]
     drawings += [(f.name, f.draw) for section in result.sections for f in section.figures]
@@ -74,67 +74,6 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
         plt.close(fig)
         paths[name] = path
     return paths
-
-
-def score_panels(result: ClaimResult) -> dict[str, tuple[list[str], set[str]]]:
-    """Metric -> (the arms tested on it, in order; the arms whose reported value is drawn in it).
-
-    Only the hypotheses tested at the result's scale count. Arms that none of them names are shown on the claim's
-    metric. Each metric gets its own panel, so an accuracy and a distance in pixels never share an axis, and a
-    reported value is drawn only where a hypothesis at this scale compares the arm with it.
-    """
-    claim = result.claim
-    panels: dict[str, tuple[list[str], set[str]]] = {}
-
-    def add(metric: str, arm: str, reported: bool = False) -> None:
-        names, rep = panels.setdefault(metric, ([], set()))
-        if arm not in names:
-            names.append(arm)
-        if reported:
-            rep.add(arm)
-
-    for h in claim.hypotheses:
-        if not h.applies(result.scale):
-            continue
-        metric = h.metric or claim.metric
-        add(metric, h.a, reported=h.kind == "matches_reported" and h.value is None)
-        if h.b is not None:
-            add(h.metric_b or metric, h.b)
-    named = {a for names, _ in panels.values() for a in names}
-    for arm in result.arms:
-        if arm not in named:
-            add(claim.metric, arm)
-    for names, _ in panels.values():
-        names.sort(key=list(result.arms).index)
-    return panels
-
-
-def _draw_score_panels(result: ClaimResult, panels: dict[str, tuple[list[str], set[str]]], plot_scores) -> Any:
-    import matplotlib.pyplot as plt
-
-    from scrutiny.analysis.metric_info import clip_interval, metric_range
-    from scrutiny.stats import mean_ci
-
-    widest = max(len(names) for names, _ in panels.values())
-    cols = 1 if widest > 3 else min(3, len(panels))  # narrow panels side by side, wide ones stacked
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * max(3.4, 2.0 + 1.2 * widest), 3.9 * rows), dpi=150, squeeze=False
-    )
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    for ax, (metric, (names, reported)) in zip(axes.flat, panels.items(), strict=False):
-        arms = [result.arms[n] for n in names]
-        values = {a.name: a.values(metric) if a.n else a.scores for a in arms}
-        intervals = {}
-        for a in arms:
-            v = values[a.name]
-            if v.size >= 2 and v.std() > 0:
-                ci = mean_ci(v)
-                intervals[a.name] = clip_interval(ci.low, ci.high, metric_range(metric, result.claim.ranges))
-        plot_scores(arms, intervals, ax=ax, metric=metric, values=values, show_reported=reported)
-    fig.tight_layout()
-    return fig
 
 
 def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
