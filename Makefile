@@ -24,9 +24,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# ruff and mypy are pinned in the test extra; mypy's settings (strictness, files) are in pyproject.toml.
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(STORE) scrutiny-reports build *.egg-info src/*.egg-info
