@@ -207,6 +207,22 @@ def _import_callable(name: str, kind: str) -> Builder:
     return fn
 
 
+# Facts about the entries that a spec is checked against when it is loaded. They live here, beside the registries,
+# so that scrutiny.spec (at the bottom of the data flow) checks a spec without importing the packages of the entries.
+
+#: Arguments of a model builder that are filled from the dataset (``num_classes``, ...) when the builder accepts them
+#: and the spec does not set them.
+CONTEXT_ARGS = ("num_classes", "in_channels", "image_size")
+
+
+def is_image_protocol(protocol: object) -> bool:
+    """True for a protocol that starts from raw images (has ``views`` and ``boxes``), False for a tensor protocol.
+
+    See :mod:`scrutiny.protocols._base` for the two kinds; a trial's evaluation takes a tensor protocol.
+    """
+    return callable(getattr(protocol, "views", None)) and callable(getattr(protocol, "boxes", None))
+
+
 MODELS = Registry("model", builtins="scrutiny.models")
 DATASETS = Registry("dataset", builtins="scrutiny.data")
 PROTOCOLS = Registry("protocol", builtins="scrutiny.protocols")

@@ -13,7 +13,8 @@ Two kinds share the ``name`` / ``params()`` / ``scores`` surface:
   batch of images and combines them into one score vector per image (``single_crop``, ``ten_crop``,
   ``multi_scale``).
 
-Use :func:`is_image_protocol` to tell them apart.
+Use :func:`is_image_protocol` to tell them apart (defined in :mod:`scrutiny.registry`, so that loading a spec can
+check a protocol's kind without importing this package).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from scrutiny.errors import ScrutinyError
+from scrutiny.registry import is_image_protocol as is_image_protocol  # defined beside the registries, for spec/
 
 Average = Literal["prob", "logit"]
 Flip = Literal["horizontal", "vertical"]
@@ -115,8 +117,3 @@ class ImageProtocol(Protocol):
         Same meaning as :meth:`EvalProtocol.scores`: logits, or log-probabilities where probabilities are averaged.
         """
         ...
-
-
-def is_image_protocol(protocol: object) -> bool:
-    """True for a protocol that starts from raw images (has ``views`` and ``boxes``), False for a tensor protocol."""
-    return callable(getattr(protocol, "views", None)) and callable(getattr(protocol, "boxes", None))

@@ -24,7 +24,15 @@ import yaml
 from pydantic import ConfigDict, ValidationError, create_model
 
 from scrutiny.errors import RegistryError, SpecError
-from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS, UntrustedCodeError
+from scrutiny.registry import (
+    CONTEXT_ARGS,
+    DATASETS,
+    MODELS,
+    PROBES,
+    PROTOCOLS,
+    UntrustedCodeError,
+    is_image_protocol,
+)
 from scrutiny.spec._errors import excerpt, raise_spec_error, source_of
 from scrutiny.spec._yaml import MAX_DEPTH, MAX_NODES, MAX_YAML_BYTES, check_size, parse_yaml, read_text, read_yaml
 
@@ -256,8 +264,6 @@ def _check_trial_protocol(
     name: str, args: dict[str, Any], sources: dict[str, str], fallback: str, trust_code: bool = True
 ) -> None:
     """A trial evaluates tensors; protocols that start from raw images (crops, scales) are for image folders."""
-    from scrutiny.protocols._base import is_image_protocol
-
     try:
         protocol = PROTOCOLS.get(name, trust_code=trust_code)(**args)
     except (TypeError, ValueError) as exc:
@@ -283,8 +289,6 @@ def _resolve_builder_args(
     trust_code: bool = True,
 ) -> dict[str, Any]:
     """Check ``kwargs`` against the builder's signature and fill its defaults (context arguments excluded)."""
-    from scrutiny.models import CONTEXT_ARGS
-
     name_key = name_key or f"{section}.name"
     try:
         builder = registry.get(name, trust_code=trust_code)
