@@ -61,7 +61,7 @@ def run_trials(
         What ran. On Ctrl-C the sweep stops, ``interrupted`` is set, finished trials are kept in the store and
         unfinished ones stay incomplete (they run again next time).
     """
-    from scrutiny.trials.environment import resolve_device
+    from scrutiny.device import resolve_device
 
     if max_retries < 0:
         raise ValueError(f"max_retries: expected a non-negative integer, got {max_retries}")
@@ -70,8 +70,8 @@ def run_trials(
     planned = plan(items, store)
     to_run = [t for t in planned if t.needs_run(retry_failed)]
     if executor.kind == "local":
-        for t in to_run:
-            resolve_device(t.spec.train.device)  # a missing GPU is a user error before anything starts
+        for t in to_run:  # a missing GPU is a user error before anything starts
+            resolve_device(t.spec.train.device, parameter="train.device")
     result = SweepResult(skipped=[t.trial_id for t in planned if not t.needs_run(retry_failed)])
     sweep = Sweep(store, reporter, result, fail_fast, retry_failed, max_retries)
     run = _runner(executor, to_run, workers, threads, sweep)  # checks what it can before anything runs

@@ -63,6 +63,15 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
+def batch_sizes(seen: int, batch_size: int, n_steps: int) -> torch.Tensor:
+    """Size of each of the ``n_steps`` training batches ``(n_steps,)`` that held ``seen`` examples in all (the last
+    one may be partial)."""
+    sizes = torch.full((n_steps,), batch_size, dtype=torch.float64)
+    if n_steps:
+        sizes[-1] = seen - batch_size * (n_steps - 1)
+    return sizes
+
+
 def labels_of(ds: Dataset) -> torch.Tensor:
     """Integer labels ``(N,)`` of a classification dataset: its tensors, its targets, or example by example."""
     base = getattr(ds, "base", ds)  # an AugmentedDataset's labels are its base's

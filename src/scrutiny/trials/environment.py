@@ -155,14 +155,3 @@ def _set_deterministic(value: bool) -> None:
     # Calling torch.use_deterministic_algorithms imports torch._inductor (seconds): only call it for a change.
     if torch.are_deterministic_algorithms_enabled() != value:
         torch.use_deterministic_algorithms(value)
-
-
-def resolve_device(requested: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a user error."""
-    from scrutiny.errors import ScrutinyError
-
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ScrutinyError("train.device: 'cuda' was asked for but no CUDA device is available (use cpu or auto)")
-    return torch.device(requested)

@@ -1,10 +1,16 @@
 """Run one trial: a spec and a seed, start to end, written to the store.
 
-Read this file top to bottom: :func:`run_trial` prepares, :func:`_fit` is the training loop, and the end of
-:func:`run_trial` writes the final record. A NaN or infinite training loss ends the trial with status
-``diverged`` (a result, not a crash); any other exception ends it with status ``failed``, its error and its
-traceback, and is re-raised only for an interruption (``KeyboardInterrupt``, or the ``SystemExit`` with which Ray
-ends a worker whose driver died or whose task was cancelled): an interrupted trial stays incomplete.
+Read this file top to bottom. :func:`run_trial` prepares and writes the trial's folder. :func:`_fit` is the
+training loop as a table of contents; its steps follow it: :func:`_setup` builds everything from the spec, the two
+steps of every epoch (:func:`~scrutiny.trials._epoch.train_epoch`, :func:`~scrutiny.trials._epoch.evaluate_epoch`)
+are in :mod:`scrutiny.trials._epoch`, and :func:`_final_record` writes the checkpoint and arrays and returns the
+final record. What the precision (fp32, bf16, fp16 with its loss scaler) changes is in one place,
+:mod:`scrutiny.trials.precision`.
+
+A NaN or infinite training loss ends the trial with status ``diverged`` (a result, not a crash); any other exception
+ends it with status ``failed``, its error and its traceback, and is re-raised only for an interruption
+(``KeyboardInterrupt``, or the ``SystemExit`` with which Ray ends a worker whose driver died or whose task was
+cancelled): an interrupted trial stays incomplete.
 """
 
 from __future__ import annotations
@@ -12,40 +18,30 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from contextlib import nullcontext
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import torch
 
 from scrutiny.data.augment import AugmentedDataset
-from scrutiny.data.samplers import sampler_order
-from scrutiny.models import build_model
+from scrutiny.device import resolve_device
+from scrutiny.models import build_model, model_context
 from scrutiny.probes import ProbeContext, run_probes
 from scrutiny.registry import DATASETS, PROTOCOLS
 from scrutiny.spec import Spec, spec_hash, trial_id
 from scrutiny.spec.schema import DataSection
 from scrutiny.store import Store, TrialWriter
+from scrutiny.trials._epoch import Diverged, Progress, Run, evaluate_epoch, train_epoch
 from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches
-from scrutiny.trials.environment import backend_settings, capture_environment, resolve_device
-from scrutiny.trials.evaluate import evaluate
+from scrutiny.trials.environment import backend_settings, capture_environment
 from scrutiny.trials.faults import environment_fault, interrupted
 from scrutiny.trials.flops import train_step_flops
-from scrutiny.trials.optim import build_optimizer, lr_factor, set_lr
+from scrutiny.trials.optim import LrSchedule, build_optimizer
+from scrutiny.trials.precision import Precision
 from scrutiny.trials.seeding import TrialSeeds
-from scrutiny.trials.tasks import LOWER_IS_BETTER, make_task
+from scrutiny.trials.tasks import make_task
 
 EpochCallback = Callable[[dict[str, Any]], None]
-_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class Diverged(Exception):
-    """The training loss became NaN or infinite."""
-
-    def __init__(self, epoch: int, step: int, value: float) -> None:
-        super().__init__(f"non-finite training loss {value} at epoch {epoch}, step {step}")
-        self.epoch, self.step, self.value = epoch, step, value
 
 
 def _now() -> str:
@@ -77,7 +73,7 @@ def run_trial(
     """
     tid = trial_id(spec, seed)
     seeds = TrialSeeds.from_root(seed)
-    device = resolve_device(spec.train.device)
+    device = resolve_device(spec.train.device, parameter="train.device")
     spec_record = {"trial_id": tid, "spec_hash": spec_hash(spec), "seed": seed, "spec": spec.to_dict()}
     writer = store.begin(tid, spec_record, replace_failed=replace_failed)
     started, wall0, cpu0 = _now(), time.perf_counter(), time.process_time()
@@ -138,7 +134,38 @@ def run_trial(
 def _fit(
     spec: Spec, seeds: TrialSeeds, device: torch.device, writer: TrialWriter, tid: str, on_epoch: EpochCallback | None
 ) -> dict[str, Any]:
-    """Build everything from the spec, train, evaluate every ``eval.every_epochs`` and at the end."""
+    """Build everything from the spec, train, evaluate every ``eval.every_epochs`` and at the end, then record."""
+    run = _setup(spec, seeds, device)
+    progress = Progress()
+    epochs = spec.train.epochs
+    if epochs == 0:  # no training: the initialised model is evaluated once, as epoch 0
+        progress.history.append({"epoch": 0, **evaluate_epoch(run, progress, 0)})
+        writer.append_metrics(progress.history[-1])
+    for epoch in range(1, epochs + 1):
+        t0 = _sync_time(device)
+        row = train_epoch(run, epoch, writer)
+        if epoch % spec.eval.every_epochs == 0 or epoch == epochs:
+            row.update(evaluate_epoch(run, progress, epoch))
+        row["epoch_time_s"] = epoch_time = _sync_time(device) - t0
+        progress.device_time += epoch_time
+        progress.last_row = row
+        progress.history.append(row)
+        writer.append_metrics(row)
+        if spec.train.checkpoint_every and epoch % spec.train.checkpoint_every == 0 and epoch < epochs:
+            writer.save_checkpoint(_state(run, epoch), f"checkpoint-e{epoch}.pt")
+        if on_epoch is not None:
+            on_epoch({"trial": tid, "epoch": epoch, "epochs": epochs, "metrics": row})
+    record = _final_record(run, progress, writer)
+    if spec.probes:
+        ctx = ProbeContext(
+            run.model, spec, run.bundle, run.task, device, seeds.eval, progress.history, progress.eval_batches, record
+        )
+        record.update(run_probes(spec, ctx, writer))
+    return record
+
+
+def _setup(spec: Spec, seeds: TrialSeeds, device: torch.device) -> Run:
+    """Data, task, model, optimiser, schedule and precision, built in a fixed order from the seed streams."""
     loading = set(DataSection.model_fields) - {"root"}  # how data are batched, not which data: not for the builder
     data_args = {k: v for k, v in spec.data.model_dump().items() if k not in loading}
     bundle = DATASETS.get(spec.data.name)(**data_args)
@@ -150,185 +177,71 @@ def _fit(
     labels = labels_of(train_ds) if spec.data.sampler != "uniform" else None
 
     torch.manual_seed(seeds.init)  # stream "init": parameter initialisation
-    context = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels, "image_size": bundle.image_size}
-    model = build_model(spec.model.model_dump(), context).to(device)
+    model = build_model(spec.model.model_dump(), model_context(bundle)).to(device)
     if spec.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, spec.optim)
     forward = torch.compile(model) if spec.train.compile else model
     torch.manual_seed(seeds.dropout)  # stream "dropout": randomness inside the model while training
     order = torch.Generator().manual_seed(seeds.data_order)  # stream "data_order"
+    return Run(
+        spec,
+        device,
+        bundle,
+        train_ds,
+        eval_ds,
+        protocol,
+        task,
+        labels,
+        model,
+        forward,
+        optimizer,
+        order,
+        schedule=LrSchedule(optimizer, spec.optim, spec.schedule, spec.train.epochs),
+        precision=Precision.of(spec.train.precision, device),
+        n_steps=steps_per_epoch(len(train_ds), spec.data.batch_size, spec.data.drop_last),
+    )
 
-    amp_dtype = _DTYPES[spec.train.precision]
-    autocast = partial(torch.autocast, device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext
-    scaler = torch.amp.GradScaler(device.type) if spec.train.precision == "fp16" else None
+
+def _final_record(run: Run, progress: Progress, writer: TrialWriter) -> dict[str, Any]:
+    """Write the final checkpoint and arrays, count a training step's FLOPs, and return the trial's record."""
+    spec, task, last_eval, best = run.spec, run.task, progress.last_eval, progress.best
     epochs, split = spec.train.epochs, spec.eval.split
-    n_steps = steps_per_epoch(len(train_ds), spec.data.batch_size, spec.data.drop_last)
-    n_params = sum(p.numel() for p in model.parameters())
-    best: dict[str, Any] = {}
-    last_eval = None
-    device_time = 0.0
-    lr, last_factor = None, None
-    history: list[dict[str, Any]] = []
-    eval_batches: list[dict[str, Any]] = []
-
-    def run_eval(epoch: int):
-        result = evaluate(
-            model,
-            eval_ds,
-            split,
-            protocol,
-            batch_size=spec.data.eval_batch_size,
-            device=device,
-            num_workers=spec.data.num_workers,
-            channels_last=spec.train.channels_last,
-            autocast_dtype=amp_dtype,
-            keep_outputs=spec.eval.save_outputs and epoch == epochs,
-            keep_batches=spec.eval.save_batches,
-            task=task,
-        )
-        if spec.eval.save_batches:
-            eval_batches.append({"epoch": epoch, **result.batches})
-        return result
-
-    row: dict[str, Any] = {"train_loss_epoch_avg": None, "train_acc_epoch_avg": None}
-    if epochs == 0:  # no training: the initialised model is evaluated once, as epoch 0
-        last_eval = run_eval(0)
-        best = {"score": last_eval.value(task.primary), "epoch": 0, "metrics": last_eval.metrics()}
-        history.append({"epoch": 0, **last_eval.metrics()})
-        writer.append_metrics(history[-1])
-
-    for epoch in range(1, epochs + 1):
-        if isinstance(train_ds, AugmentedDataset):
-            train_ds.set_epoch(epoch)
-        t0 = _sync_time(device)
-        model.train()
-        step_loss = torch.zeros(n_steps, device=device)  # raw per-step values, checked for NaN after the epoch
-        step_correct = torch.zeros(n_steps, dtype=torch.float64, device=device)
-        seen = 0
-        epoch_order = None
-        if spec.data.sampler != "uniform":  # uniform keeps the plain shuffle (and its numbers) of train_batches
-            epoch_order = sampler_order(labels, order, epoch, spec.data.sampler, spec.data.drs_start_epoch)
-        batches = train_batches(
-            train_ds,
-            spec.data.batch_size,
-            order,
-            drop_last=spec.data.drop_last,
-            num_workers=spec.data.num_workers,
-            order=epoch_order,
-        )
-        for step, (x, y) in enumerate(batches):
-            factor = lr_factor(spec.schedule, epoch - 1 + step / n_steps, epochs)
-            if factor != last_factor:  # the schedule is a function of fractional epoch, applied at every step
-                lr, last_factor = set_lr(optimizer, spec.optim.lr, spec.schedule.min_lr, factor), factor
-            x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
-            if spec.train.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                logits = forward(x)
-                loss = task.loss(logits, y, spec.train.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-                _clip(model, spec.train.grad_clip)
-                optimizer.step()
-            else:  # fp16: scale the loss, unscale before clipping, skip steps with inf gradients
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                _clip(model, spec.train.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            step_loss[step] = loss.detach()
-            step_correct[step] = task.metrics(logits, y)["acc"].sum()
-            seen += len(y)
-        losses = step_loss.cpu()
-        bad = (~torch.isfinite(losses)).nonzero()
-        if len(bad):
-            step = int(bad[0])
-            writer.append_metrics({"epoch": epoch, "lr": lr, "train_loss_epoch_avg": None, "diverged_step": step})
-            raise Diverged(epoch, step, float(losses[step]))
-
-        row = {
-            "epoch": epoch,
-            "lr": lr,
-            "train_loss_epoch_avg": float(losses.double().mul(_batch_sizes(seen, spec, n_steps)).sum() / seen),
-            "train_acc_epoch_avg": float(step_correct.sum()) / seen,
-            "train_n": seen,
-        }
-        if epoch % spec.eval.every_epochs == 0 or epoch == epochs:
-            last_eval = run_eval(epoch)
-            row.update(last_eval.metrics())
-            score = last_eval.value(task.primary)
-            lower = task.primary in LOWER_IS_BETTER
-            if not best or (score < best["score"] if lower else score > best["score"]):
-                best = {"score": score, "epoch": epoch, "metrics": last_eval.metrics()}
-        epoch_time = _sync_time(device) - t0
-        device_time += epoch_time
-        row["epoch_time_s"] = epoch_time
-        writer.append_metrics(row)
-        history.append(row)
-        if spec.train.checkpoint_every and epoch % spec.train.checkpoint_every == 0 and epoch < epochs:
-            writer.save_checkpoint(_state(model, optimizer, epoch), f"checkpoint-e{epoch}.pt")
-        if on_epoch is not None:
-            on_epoch({"trial": tid, "epoch": epoch, "epochs": epochs, "metrics": row})
-
     if spec.train.save_checkpoint:
-        writer.save_checkpoint(_state(model, optimizer, epochs))
+        writer.save_checkpoint(_state(run, epochs))
     flops = None
     if epochs > 0 and not spec.train.compile:  # after the checkpoint; no training step, no cost to count
-        first = next(
-            train_batches(
-                train_ds, spec.data.batch_size, torch.Generator().manual_seed(0), drop_last=False, num_workers=0
-            )
-        )
-        flops = train_step_flops(model, first, device, autocast, task.loss)
+        generator = torch.Generator().manual_seed(0)
+        first = next(train_batches(run.train_ds, spec.data.batch_size, generator, drop_last=False, num_workers=0))
+        flops = train_step_flops(run.model, first, run.device, run.precision.autocast, task.loss)
     if last_eval is not None and last_eval.outputs:
         writer.save_arrays("outputs.npz", {f"{split}_{k}": v for k, v in last_eval.outputs.items()})
-    if eval_batches:
+    if progress.eval_batches:
         writer.save_arrays(
             "eval_batches.npz",
-            {f"epoch{b['epoch']}_{k}": v for b in eval_batches for k, v in b.items() if k != "epoch"},
+            {f"epoch{b['epoch']}_{k}": v for b in progress.eval_batches for k, v in b.items() if k != "epoch"},
         )
-    final = {f"final_{k}": v for k, v in last_eval.metrics().items()} if last_eval else {}
-    best_fields = {f"best_{k}": v for k, v in best["metrics"].items()} if best else {}
-    record = {
+    return {
         "status": "complete",
         "split": split,
         "task": task.name,
         "protocol": last_eval.protocol if last_eval else None,
-        **final,
-        "final_train_loss_epoch_avg": row["train_loss_epoch_avg"],
-        "final_train_acc_epoch_avg": row["train_acc_epoch_avg"],
-        **best_fields,
+        **({f"final_{k}": v for k, v in last_eval.metrics().items()} if last_eval else {}),
+        "final_train_loss_epoch_avg": progress.last_row["train_loss_epoch_avg"],
+        "final_train_acc_epoch_avg": progress.last_row["train_acc_epoch_avg"],
+        **({f"best_{k}": v for k, v in best["metrics"].items()} if best else {}),
         "best_epoch": best.get("epoch"),
         "best_selected_by": f"{split}_{task.primary}",
         "best_selected_on": split,
         "selected_on_test": split == "test",
         "epochs": epochs,
-        "n_params": n_params,
-        "train_steps": epochs * n_steps,
+        "n_params": sum(p.numel() for p in run.model.parameters()),
+        "train_steps": epochs * run.n_steps,
         "batch_size": spec.data.batch_size,
         "flops_per_train_step": flops,
-        "device": str(device),
-        "device_time_s": device_time,
+        "device": str(run.device),
+        "device_time_s": progress.device_time,
     }
-    if spec.probes:
-        ctx = ProbeContext(model, spec, bundle, task, device, seeds.eval, history, eval_batches, record)
-        record.update(run_probes(spec, ctx, writer))
-    return record
-
-
-def _clip(model: torch.nn.Module, max_norm: float | None) -> None:
-    if max_norm is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-
-
-def _batch_sizes(seen: int, spec: Spec, n_steps: int) -> torch.Tensor:
-    """Size of each training batch of an epoch (the last one may be partial)."""
-    sizes = torch.full((n_steps,), spec.data.batch_size, dtype=torch.float64)
-    if n_steps:
-        sizes[-1] = seen - spec.data.batch_size * (n_steps - 1)
-    return sizes
 
 
 def _sync_time(device: torch.device) -> float:
@@ -337,5 +250,5 @@ def _sync_time(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def _state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> dict[str, Any]:
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+def _state(run: Run, epoch: int) -> dict[str, Any]:
+    return {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "epoch": epoch}

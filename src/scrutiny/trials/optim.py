@@ -48,3 +48,30 @@ def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, min_lr: float, fact
     for group in optimizer.param_groups:
         group["lr"] = lr
     return lr
+
+
+class LrSchedule:
+    """The learning rate of a trial as a function of fractional epoch, set on the optimiser when it changes.
+
+    Args:
+        optimizer: The optimiser whose groups get the rate.
+        optim: The ``optim`` section (its ``lr`` is the base rate).
+        schedule: The ``schedule`` section.
+        epochs: Epochs of the trial.
+
+    Attributes:
+        lr: The rate set last (``None`` before the first step).
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, optim: OptimSection, schedule: ScheduleSection, epochs: int
+    ) -> None:
+        self.optimizer, self.base_lr, self.schedule, self.epochs = optimizer, optim.lr, schedule, epochs
+        self.lr: float | None = None
+        self._factor: float | None = None
+
+    def at(self, t: float) -> None:
+        """Set the rate for fractional epoch ``t`` (called before every training step)."""
+        factor = lr_factor(self.schedule, t, self.epochs)
+        if factor != self._factor:
+            self.lr, self._factor = set_lr(self.optimizer, self.base_lr, self.schedule.min_lr, factor), factor
