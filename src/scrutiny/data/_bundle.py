@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+import torch
 from torch.utils.data import Dataset
 
-from scrutiny.data.augment import Augment
+if TYPE_CHECKING:
+    from scrutiny.data.augment import Augment
+
+Example: TypeAlias = tuple[torch.Tensor, int | torch.Tensor] | tuple[torch.Tensor, ...]
+"""One example of a split: ``(x, y)``, ``x`` a float tensor ``(C, H, W)``, ``y`` an int label or a target tensor.
+The second form is what :class:`torch.utils.data.TensorDataset` declares."""
+
+Split: TypeAlias = Dataset[Example]
+"""A map-style dataset of examples; every split of a bundle also has a length (see :func:`n_examples`)."""
+
+
+def n_examples(split: Dataset[Any]) -> int:
+    """The number of examples of a map-style dataset; one without a length raises :class:`DataError`."""
+    from scrutiny.errors import DataError
+
+    if not isinstance(split, Sized):
+        raise DataError(f"data: a split must be a map-style dataset with a length, not {type(split).__name__}")
+    return len(split)
 
 
 @dataclass(frozen=True)
@@ -26,17 +46,17 @@ class DataBundle:
             (see :mod:`scrutiny.trials.tasks`), with ``task_args`` (e.g. ``{"scale": 64}`` for regression).
     """
 
-    splits: dict[str, Dataset]
+    splits: Mapping[str, Split]
     num_classes: int
     in_channels: int
     image_size: tuple[int, int] | None
     augment: Augment | None = None
     train_split: str = "train"
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
     task: str = "classification"
-    task_args: dict = field(default_factory=dict)
+    task_args: dict[str, Any] = field(default_factory=dict)
 
-    def split(self, name: str) -> Dataset:
+    def split(self, name: str) -> Split:
         from scrutiny.errors import DataError
 
         if name not in self.splits:

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 import torch
 from torch.utils.data import Dataset
 
+from scrutiny.data._bundle import Split, n_examples
+
 
 class Augment(Protocol):
     """A random transform of one example ``(C, H, W)``, split into draw and apply."""
@@ -49,13 +51,13 @@ def example_seed(seed: int, epoch: int, index: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-class AugmentedDataset(Dataset):
+class AugmentedDataset(Dataset[tuple[torch.Tensor, int | torch.Tensor]]):
     """Wraps a dataset of ``(x, y)`` and applies ``augment`` with parameters seeded per (epoch, index).
 
     Call :meth:`set_epoch` before each epoch; loader workers receive the value when they are started.
     """
 
-    def __init__(self, base: Dataset, augment: Augment, seed: int) -> None:
+    def __init__(self, base: Split, augment: Augment, seed: int) -> None:
         self.base, self.augment, self.seed = base, augment, seed
         self.epoch = 0
 
@@ -67,8 +69,8 @@ class AugmentedDataset(Dataset):
         return self.augment.draw(generator, shape)
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return n_examples(self.base)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         x, y = self.base[index]
         return self.augment.apply(x, self.params(index, tuple(x.shape))), y

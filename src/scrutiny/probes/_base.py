@@ -1,15 +1,45 @@
-"""What a probe receives and returns, and how a trial runs its probes."""
+"""What a probe receives and returns, and how a trial runs its probes.
+
+A probe is a function ``probe(ctx: ProbeContext, **args) -> ProbeOutput`` (the :class:`Probe` protocol),
+registered in :data:`scrutiny.registry.PROBES`; a spec's ``probes`` entries name it and give its arguments.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
 
 from scrutiny.errors import ScrutinyError
+
+if TYPE_CHECKING:
+    from scrutiny.data._bundle import DataBundle
+    from scrutiny.spec.schema import Spec
+
+
+class TrialTask(Protocol):
+    """What a probe may use of the trial's task (:class:`scrutiny.trials.tasks.Task` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def primary(self) -> str: ...
+
+    def per_example_loss(
+        self, outputs: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0
+    ) -> torch.Tensor: ...
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+
+class ResultWriter(Protocol):
+    """Where a probe's tables go: the trial's folder (:class:`scrutiny.store.TrialWriter` is one)."""
+
+    def write(self, name: str, record: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -30,9 +60,9 @@ class ProbeContext:
     """
 
     model: nn.Module
-    spec: Any
-    bundle: Any
-    task: Any
+    spec: Spec
+    bundle: DataBundle
+    task: TrialTask
     device: torch.device
     seed: int
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -53,14 +83,24 @@ class ProbeOutput:
     tables: dict[str, Any] = field(default_factory=dict)
 
 
-def run_probes(spec: Any, ctx: ProbeContext, writer: Any) -> dict[str, Any]:
+class Probe(Protocol):
+    """A probe: measures ``ctx`` (restoring whatever it changes) and returns its results.
+
+    Its keyword arguments are the ``probes`` entry's own keys (e.g. ``split``, ``batch_size``).
+    """
+
+    def __call__(self, ctx: ProbeContext, /, *args: Any, **kwargs: Any) -> ProbeOutput: ...
+
+
+def run_probes(spec: Spec, ctx: ProbeContext, writer: ResultWriter) -> dict[str, Any]:
     """Run every probe of ``spec`` on ``ctx``; write their tables; return the result fields they add."""
     from scrutiny.registry import PROBES
 
     fields: dict[str, Any] = {}
     names: list[str] = []
     for probe in spec.probes:
-        out = PROBES.get(probe.name)(ctx, **probe.kwargs)
+        measure: Probe = PROBES.get(probe.name)
+        out: object = measure(ctx, **probe.kwargs)
         if not isinstance(out, ProbeOutput):
             raise ScrutinyError(f"probe '{probe.name}' returned {type(out).__name__}, not a ProbeOutput")
         prefix = probe.field_prefix

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrutiny.analysis.sections._base import ReportSection, Table
 from scrutiny.registry import SECTIONS
 
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
+
 
 @SECTIONS.register("budget")
 def budget(
-    result: Any,
-    store: Any,
+    result: ClaimResult,
+    store: Store,
     published: list[dict[str, Any]] | None = None,
     title: str = "Budgets: the published search effort and ours",
     note: str | None = None,

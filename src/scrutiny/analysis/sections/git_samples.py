@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names
+from scrutiny.analysis.sections._base import Cell, Figure, ReportSection, Table, arm_names
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure as MplFigure
+
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
 
 
 @dataclass
@@ -95,8 +103,11 @@ def sample_grid(arm: str, spec: Any, n_samples: int = 7, seed: int = 0) -> Sampl
     )
 
 
-def plot_grid(grid: SampleGrid, ax: Any = None) -> Any:
-    """One row per class (source image, then its transformations), head above tail; returns the figure."""
+def plot_grid(grid: SampleGrid, ax: Axes | None = None) -> MplFigure:
+    """One row per class (source image, then its transformations), head above tail; returns the figure.
+
+    ``ax`` is not used: the grid needs a figure of its own.
+    """
     from matplotlib.figure import Figure as MplFigure
 
     rows, cols = grid.images.shape[:2]
@@ -120,7 +131,7 @@ def plot_grid(grid: SampleGrid, ax: Any = None) -> Any:
 
 @SECTIONS.register("git_samples")
 def git_samples(
-    result: Any, store: Any, arms: list[str] | None = None, n_samples: int = 7, seed: int = 0
+    result: ClaimResult, store: Store, arms: list[str] | None = None, n_samples: int = 7, seed: int = 0
 ) -> ReportSection:
     """Sample grids of the GIT generator of each arm in ``arms`` (default: every arm whose augmentation is GIT).
 
@@ -135,7 +146,7 @@ def git_samples(
     if arms is None:
         names = [n for n in names if _uses_git(result.specs[n])]
     grids = [sample_grid(name, result.specs[name], n_samples, seed) for name in names]
-    rows = [
+    rows: list[list[Cell]] = [
         [g.arm, grp, c, n, k, d]
         for g in grids
         for grp, c, n, k, d in zip(g.groups, g.classes, g.sizes, g.keep, g.changed, strict=True)
@@ -146,7 +157,7 @@ def git_samples(
         "Mean absolute difference between a generated image and its source (normalised pixel units).",
     )
     figures = [
-        Figure(f"git_samples_{g.arm}", lambda g=g: plot_grid(g), f"{g.arm}: source image, then generated styles.")
+        Figure(f"git_samples_{g.arm}", partial(plot_grid, g), f"{g.arm}: source image, then generated styles.")
         for g in grids
     ]
     paragraphs = [

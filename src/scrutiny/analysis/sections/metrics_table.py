@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrutiny.analysis.sections._base import ReportSection, Table, arm_names
 from scrutiny.registry import SECTIONS
 
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
+
 
 @SECTIONS.register("metrics_table")
 def metrics_table(
-    result: Any,
-    store: Any,
+    result: ClaimResult,
+    store: Store,
     metrics: list[str],
     arms: list[str] | None = None,
     title: str = "More metrics per arm",

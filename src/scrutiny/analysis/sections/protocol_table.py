@@ -16,7 +16,7 @@ the later ones get one row saying "same trials as …".
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from scrutiny.analysis.verdicts import REPRODUCED, Rules, evaluate_family
 from scrutiny.registry import SECTIONS
 from scrutiny.spec.claim import Hypothesis
 from scrutiny.stats.aggregate import mean_ci
+
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
 
 PROTOCOLS = ("single", "ten", "multi")
 LABELS = {"single": "1-crop", "ten": "10-crop", "multi": "multi-scale"}
@@ -47,8 +51,8 @@ def _pct(x: float | None) -> float | None:
 
 @SECTIONS.register("protocol_table")
 def protocol_table(
-    result: Any,
-    store: Any,
+    result: ClaimResult,
+    store: Store,
     published: dict[str, dict[str, list[float]]] | None = None,
     protocols: list[str] | None = None,
     prefix: str = "crops",

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrutiny.analysis.sections._base import Figure, ReportSection, Table
 from scrutiny.registry import SECTIONS
 from scrutiny.stats import seeds_needed, seeds_needed_t, t_test_power
 
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
+
 
 @SECTIONS.register("seeds_needed_table")
 def seeds_needed_table(
-    result: Any,
-    store: Any,
+    result: ClaimResult,
+    store: Store,
     difference: float,
     sds: list[float],
     runs: int | None = None,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from scrutiny.analysis.sections._base import ReportSection, Table, arm_names
+from scrutiny.analysis.sections._base import Cell, ReportSection, Table, arm_names
 from scrutiny.registry import SECTIONS
+
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
 
 
 @SECTIONS.register("threshold_counts")
 def threshold_counts(
-    result: Any,
-    store: Any,
+    result: ClaimResult,
+    store: Store,
     threshold: float,
     metric: str | None = None,
     arms: list[str] | None = None,
@@ -25,8 +29,8 @@ def threshold_counts(
     """
     metric = metric or result.claim.metric
     names = arm_names(result, arms, "threshold_counts")
-    rows = []
-    data = {}
+    rows: list[list[Cell]] = []
+    data: dict[str, Any] = {}
     for name in names:
         arm = result.arms[name]
         if metric != arm.metric and metric not in arm.others:
