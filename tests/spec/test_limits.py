@@ -10,7 +10,7 @@ import pytest
 from scrutiny.errors import ScrutinyError, SpecError
 from scrutiny.spec import load_spec
 from scrutiny.spec.load import MAX_DEPTH, MAX_NODES, MAX_YAML_BYTES, parse_override, read_yaml
-from scrutiny.trials.seeding import MAX_SEEDS, parse_seeds
+from scrutiny.spec.seeds import MAX_SEEDS, parse_seeds
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)

@@ -41,6 +41,7 @@ from scrutiny.spec._errors import raise_spec_error
 from scrutiny.spec.hypothesis import MAX_HYPOTHESIS_CHARS, Hypothesis, parse_hypothesis
 from scrutiny.spec.load import load_spec, read_yaml
 from scrutiny.spec.schema import Spec
+from scrutiny.spec.seeds import parse_seeds
 
 __all__ = ["MAX_HYPOTHESIS_CHARS", "Claim", "Hypothesis", "arm_specs", "claim_seeds", "load_claim", "parse_hypothesis"]
 
@@ -265,8 +266,6 @@ def _blame_claim(exc: SpecError, claim_path: str | Path, spec_path: Path, stages
 
 
 def claim_seeds(claim: Claim, scale: str, override: str | None = None) -> list[int]:
-    from scrutiny.trials.seeding import parse_seeds
-
     chosen = claim.scales.get(scale, Scale())  # type: ignore[arg-type]
     value = override or chosen.seeds or claim.seeds
     return parse_seeds(",".join(map(str, value)) if isinstance(value, list) else value)
