@@ -6,8 +6,9 @@ ICLR 2021 (arXiv 2101.08692), Section 4 and Appendix D.1. Original code: ``googl
 
 Definition: ``γ = 1 / sqrt(Var_{z~N(0,1)}[g(z)])``. Three ways to get it:
 
-- ``"table"``: the published constants (:data:`GAMMA_TABLE`). They are Monte-Carlo estimates and lie 0.01-0.09 %
-  above the exact values (e.g. ReLU: table 1.7139588594436646, exact ``sqrt(2 / (1 - 1/π)) = 1.7128585504496627``).
+- ``"table"``: the published constants (:data:`GAMMA_TABLE`, defined with the activations in
+  :mod:`scrutiny.layers.activations`). They are Monte-Carlo estimates and lie 0.01-0.09 % above the exact values
+  (e.g. ReLU: table 1.7139588594436646, exact ``sqrt(2 / (1 - 1/π)) = 1.7128585504496627``).
 - ``"quadrature"``: the exact value up to ~1e-9, by composite Simpson integration against the normal density.
 - ``"monte_carlo"``: the paper's recipe in torch: ``z = randn(1024, 256)``, ``γ = mean(var(g(z), dim=1)) ** -0.5``
   with the population variance. It carries a seed-dependent error of a few 1e-3 (relative).
@@ -16,57 +17,28 @@ Definition: ``γ = 1 / sqrt(Var_{z~N(0,1)}[g(z)])``. Three ways to get it:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
-Activation = Callable[[torch.Tensor], torch.Tensor]
+from scrutiny.layers.activations import (  # the tables are defined with the layers; re-exported here
+    ACTIVATIONS,
+    GAMMA_TABLE,
+    VECTOR_ACTIVATIONS,
+    Activation,
+    published_gamma,
+)
 
-#: Published γ per activation: DeepMind ``nfnets/base.py`` (``soft_sign`` renamed ``softsign`` as in timm), plus
-#: DeepMind's ``glu`` that timm lacks.
-GAMMA_TABLE: dict[str, float] = {
-    "identity": 1.0,
-    "celu": 1.270926833152771,
-    "elu": 1.2716004848480225,
-    "gelu": 1.7015043497085571,
-    "leaky_relu": 1.70590341091156,
-    "log_sigmoid": 1.9193484783172607,
-    "log_softmax": 1.0002083778381348,
-    "relu": 1.7139588594436646,
-    "relu6": 1.7131484746932983,
-    "selu": 1.0008515119552612,
-    "sigmoid": 4.803835391998291,
-    "silu": 1.7881293296813965,
-    "softsign": 2.338853120803833,
-    "softplus": 1.9203323125839233,
-    "tanh": 1.5939117670059204,
-    "glu": 1.8484294414520264,
-}
-
-#: Element-wise activations by name (torch defaults: exact erf GELU, leaky slope 0.01, ELU/CELU alpha 1).
-ACTIVATIONS: dict[str, Activation] = {
-    "identity": lambda x: x,
-    "celu": F.celu,
-    "elu": F.elu,
-    "gelu": F.gelu,
-    "leaky_relu": F.leaky_relu,
-    "log_sigmoid": F.logsigmoid,
-    "relu": F.relu,
-    "relu6": F.relu6,
-    "selu": F.selu,
-    "sigmoid": torch.sigmoid,
-    "silu": F.silu,
-    "softsign": F.softsign,
-    "softplus": F.softplus,
-    "tanh": torch.tanh,
-}
-
-#: Activations over the last dimension (not element-wise): Monte Carlo only.
-VECTOR_ACTIVATIONS: dict[str, Activation] = {
-    "log_softmax": lambda x: F.log_softmax(x, dim=-1),
-    "glu": lambda x: F.glu(x, dim=-1),
-}
+__all__ = [
+    "ACTIVATIONS",
+    "GAMMA_TABLE",
+    "RELU_GAMMA_EXACT",
+    "VECTOR_ACTIVATIONS",
+    "Activation",
+    "activation_gamma",
+    "gamma_monte_carlo",
+    "gamma_quadrature",
+    "get_activation",
+]
 
 #: Exact ReLU gain, ``sqrt(2 / (1 - 1/π))``.
 RELU_GAMMA_EXACT = math.sqrt(2.0 / (1.0 - 1.0 / math.pi))
@@ -137,11 +109,7 @@ def activation_gamma(act: str | Activation, method: str = "table", **kwargs) -> 
         **kwargs: Passed to :func:`gamma_quadrature` or :func:`gamma_monte_carlo`.
     """
     if method == "table":
-        if not isinstance(act, str) or act not in GAMMA_TABLE:
-            raise ValueError(
-                f"no published gamma for {act!r}; known: {sorted(GAMMA_TABLE)} (or use method='quadrature')"
-            )
-        return GAMMA_TABLE[act]
+        return published_gamma(act)
     if method == "quadrature":
         return gamma_quadrature(act, **kwargs)
     if method == "monte_carlo":

@@ -8,7 +8,7 @@ Layout as in the original code: a Scaled-WS stem conv 7×7/2 with bias and max-p
 blocks (1×1, 3×3 with the stride, 1×1) with output widths ``4·width·[1, 2, 4, 8]`` and strides ``[1, 2, 2, 2]``; a
 projection shortcut (Scaled-WS 1×1 conv, strided) in the first block of each stage; a final activation, global
 average pool and linear head (no final conv). γ multiplies the activation (``γ·relu``, γ from the published table,
-:data:`scrutiny.diagnostics.gamma.GAMMA_TABLE`); convs are Scaled WS with γ = 1 and ``eps = 1e-4``.
+:data:`scrutiny.layers.activations.GAMMA_TABLE`); convs are Scaled WS with γ = 1 and ``eps = 1e-4``.
 
 β schedule (``β_i`` is the analytically expected std of the block input ``h_i``): ``β_0 = 1``; after each block the
 expected variance grows by α²; after the first block of a stage it is reset to ``1 + α²``, because that block's
@@ -40,14 +40,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scrutiny.diagnostics.gamma import ACTIVATIONS, activation_gamma
+from scrutiny.layers.activations import ACTIVATIONS, published_gamma
 from scrutiny.layers.scaled_ws import ScaledStdConv2d
 from scrutiny.models.preact_resnet import BOTTLENECK_DEPTHS, resolve_depth
 from scrutiny.registry import MODELS
 
 
 class GammaAct(nn.Module):
-    """``γ · g(x)`` for an element-wise activation ``g`` named in :data:`scrutiny.diagnostics.gamma.ACTIVATIONS`."""
+    """``γ · g(x)`` for an element-wise activation ``g`` named in :data:`scrutiny.layers.activations.ACTIVATIONS`."""
 
     def __init__(self, activation: str = "relu", gamma: float = 1.0) -> None:
         super().__init__()
@@ -241,7 +241,7 @@ class NFResNet(nn.Module):
         super().__init__()
         if not stage_depths or any(int(d) < 1 for d in stage_depths):
             raise ValueError(f"stage_depths must be positive integers, got {stage_depths}")
-        gamma = activation_gamma(activation) if scaled_ws else 1.0
+        gamma = published_gamma(activation) if scaled_ws else 1.0
         self.betas, self.expected_vars = beta_schedule(tuple(stage_depths), alpha)
         self.stem = nn.Sequential(_conv_factory(scaled_ws)(in_channels, width, 7, 2), nn.MaxPool2d(3, 2, padding=1))
         n_blocks, index, cin, stages = sum(stage_depths), 0, width, []
