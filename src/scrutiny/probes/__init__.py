@@ -11,6 +11,11 @@ fields ``<prefix>_<key>`` of the trial's result, where claims can test them like
 ``tables`` are written to ``probes/<prefix>.json`` in the trial folder, for reports and figures. A probe runs
 after the final evaluation and checkpoint; an error in a probe fails the trial like any other error.
 
+A probe is an adapter: the measurement lives in the room that owns it (signal propagation and eKLD in
+:mod:`scrutiny.diagnostics`, the replay of the PNN accuracy monitor in :mod:`scrutiny.audit`), where it is usable
+without a trial; the probe runs it on the trial's model, data and per-batch counts. So probes import diagnostics and
+audit, never the other way round, and stand above both in the order of the building blocks.
+
 Every public module of this package is imported on first use, so a new probe is a new file.
 """
 
