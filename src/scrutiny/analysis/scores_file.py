@@ -17,6 +17,7 @@ import numpy as np
 
 from scrutiny.analysis.scores import ArmScores
 from scrutiny.errors import ScrutinyError
+from scrutiny.spec import trial_id
 
 MAX_BYTES = 64 * 1024 * 1024
 _STATUSES = ("complete", "failed", "diverged")
@@ -118,7 +119,9 @@ def arms_from_rows(
             scores=others.get(claim_metric, np.zeros(0)) if done else np.zeros(0),
             complete_seeds=done,
             status=status,
-            failures=[(f"{name}-s{s}", seeds[s][0], "") for s in order if seeds[s][0] != "complete"],
+            failures=[  # a trial id with the arm's name in place of a spec hash: the file has no specs
+                (trial_id(name, s), seeds[s][0], "") for s in order if seeds[s][0] != "complete"
+            ],
             reported=(reported or {}).get(name),
             others=others,
             seed_status={s: seeds[s][0] for s in order},

@@ -53,6 +53,11 @@ def spec_hash(spec: Spec) -> str:
 
 
 def trial_id(spec: Spec | str, seed: int) -> str:
-    """``<spec hash>-s<seed>``."""
+    """``<spec hash>-s<seed>``: the one definition of a trial's id.
+
+    Args:
+        spec: The resolved spec, or its hash (:func:`spec_hash`) where only the hash is at hand.
+        seed: The trial's root seed.
+    """
     h = spec if isinstance(spec, str) else spec_hash(spec)
     return f"{h}-s{seed}"

@@ -17,6 +17,7 @@ import numpy as np
 
 from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names, probe_table
 from scrutiny.registry import SECTIONS
+from scrutiny.spec import trial_id
 from scrutiny.stats import mean_ci
 
 _FIELDS = ("spearman", "head", "tail", "mean")
@@ -65,7 +66,7 @@ def _group_curve(result: Any, store: Any, label: str, arms: list[str], prefix: s
     for name in arms:
         arm = result.arms[name]
         for seed in arm.complete_seeds:
-            tid = f"{arm.spec_hash}-s{seed}"
+            tid = trial_id(arm.spec_hash, seed)
             if tid in trials:  # arms that resolve to the same spec (e.g. instances collapsed by a scale) share trials
                 continue
             table = probe_table(store, tid, prefix, "classes", "invariance_figure")

@@ -16,6 +16,7 @@ import numpy as np
 from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
+from scrutiny.spec import trial_id
 
 PARTS = (
     ("smoothing_inflation", "smoothing alone"),
@@ -123,7 +124,7 @@ def monitor_audit(
             "inflation": inflation.tolist(),
             **{key: parts[key].tolist() for key, _ in PARTS},
         }
-        tid = f"{arm.spec_hash}-s{arm.complete_seeds[0]}"
+        tid = trial_id(arm.spec_hash, arm.complete_seeds[0])
         try:
             curves[name] = store.probe(tid, prefix).get("epochs", [])
         except ScrutinyError:

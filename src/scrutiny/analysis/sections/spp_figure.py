@@ -14,6 +14,7 @@ import numpy as np
 from scrutiny.analysis.sections._base import Figure, ReportSection, Table, arm_names, probe_table
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
+from scrutiny.spec import trial_id
 
 
 def _tables(result: Any, store: Any, name: str, prefix: str, seed: int | None) -> dict[int, dict[str, Any]]:
@@ -22,7 +23,7 @@ def _tables(result: Any, store: Any, name: str, prefix: str, seed: int | None) -
     seeds = arm.complete_seeds if seed is None else [s for s in arm.complete_seeds if s == seed]
     out = {}
     for s in seeds:
-        table = probe_table(store, f"{arm.spec_hash}-s{s}", prefix, "rows", "spp (add the spp probe to the arm)")
+        table = probe_table(store, trial_id(arm.spec_hash, s), prefix, "rows", "spp (add the spp probe to the arm)")
         out[s] = table
     return out
 
