@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from scrutiny.data.transforms import Transform
-from scrutiny.stats import bootstrap_ci
+from scrutiny.stats import bootstrap_ci, make_rng
 
 
 @dataclass(frozen=True)
@@ -289,7 +289,7 @@ def rank_correlation(
     x, y = x[ok], y[ok]
     if x.size < 3:
         raise ValueError(f"rank_correlation: needs at least 3 finite pairs, got {x.size}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = make_rng(seed, "rank_correlation")
     rho = float(spearman(x, y))
     from scipy import stats as sps  # here, not at import (worker start-up)
 

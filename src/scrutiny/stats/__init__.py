@@ -32,6 +32,7 @@ _WHERE = {
     "hedges_g": "scrutiny.stats.effect_size",
     "iqm": "scrutiny.stats.aggregate",
     "iqm_batch": "scrutiny.stats._batched",
+    "make_rng": "scrutiny.stats._validate",
     "mann_whitney": "scrutiny.stats.hypothesis_tests",
     "mean_batch": "scrutiny.stats._batched",
     "mean_ci": "scrutiny.stats.aggregate",
@@ -57,6 +58,7 @@ _WHERE = {
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
     from scrutiny.stats._batched import iqm_batch, mean_batch, median_batch, optimality_gap_batch
+    from scrutiny.stats._validate import make_rng
     from scrutiny.stats.aggregate import MeanCI, aggregate_mean, aggregate_median, iqm, mean_ci, optimality_gap, sem
     from scrutiny.stats.bootstrap import BootstrapCI, bootstrap_ci, bootstrap_distribution
     from scrutiny.stats.discrete import bootstrap_mean_discrete
@@ -100,6 +102,7 @@ __all__ = [
     "hedges_g",
     "iqm",
     "iqm_batch",
+    "make_rng",
     "mann_whitney",
     "mean_batch",
     "mean_ci",

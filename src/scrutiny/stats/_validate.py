@@ -63,7 +63,18 @@ def check_positive_int(value: object, fn: str, name: str, minimum: int = 1) -> i
 
 
 def make_rng(seed: int | np.random.Generator | None, fn: str) -> np.random.Generator:
-    """Return a Generator from an int seed or a Generator; never the global state, never an implicit seed."""
+    """Return a Generator from an int seed or a Generator; never the global state, never an implicit seed.
+
+    The one place where scrutiny turns a ``seed`` argument into a ``numpy.random.Generator`` (exported as
+    :func:`scrutiny.stats.make_rng`): a Generator is used as it is, a non-negative int seeds ``default_rng``.
+
+    Args:
+        seed: A non-negative int or a ``numpy.random.Generator``.
+        fn: The calling function's name, for the error message.
+
+    Raises:
+        ValueError: ``seed`` is ``None``, a bool, negative, or not an int.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and int(seed) >= 0:

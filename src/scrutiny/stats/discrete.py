@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scrutiny.stats._validate import check_probability
+from scrutiny.stats._validate import check_probability, make_rng
 from scrutiny.stats.bootstrap import BootstrapCI
 
 
@@ -37,7 +37,7 @@ def bootstrap_mean_discrete(
     if reps < 1:
         raise ValueError(f"bootstrap_mean_discrete: reps must be >= 1, got {reps}")
     levels, counts = np.unique(x, return_counts=True)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = make_rng(seed, "bootstrap_mean_discrete")
     draws = rng.multinomial(x.size, counts / x.size, size=reps)  # (reps, n_levels)
     means = draws @ levels / x.size
     tail = (1 - confidence) / 2
