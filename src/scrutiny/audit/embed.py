@@ -87,7 +87,8 @@ def embedder_from_trial(store, trial: str, context: dict[str, Any]) -> Embedder:
     Args:
         store: A :class:`scrutiny.store.Store`.
         trial: A trial id or a unique prefix of one.
-        context: The dataset's ``num_classes``, ``in_channels`` and ``image_size`` for the model builder.
+        context: The dataset's ``num_classes``, ``in_channels`` and ``image_size`` for the model builder
+            (:func:`scrutiny.models.model_context` of its bundle).
     """
     from scrutiny.models import build_model
     from scrutiny.protocols.run_eval import load_weights
