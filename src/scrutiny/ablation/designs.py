@@ -12,7 +12,7 @@ Designs (``k`` factors):
 - ``shapley``: exact over every subset (the factorial arms), or sampled: the prefixes of ``permutations`` random
   orders of the factors (at most ``permutations·(k - 1) + 2`` distinct arms), drawn from an explicit seed.
 
-Everything here is pure: no specs are built and nothing runs (see :mod:`scrutiny.ablation.run`).
+Everything here is pure: no specs are built and nothing runs (see :mod:`scrutiny.workflows.ablate`).
 """
 
 from __future__ import annotations
@@ -98,17 +98,17 @@ def make_factors(differences: Sequence[Difference], groups: Mapping[str, Sequenc
     factors: dict[str, list[str]] = {}
     for name, members in (groups or {}).items():
         if not name or not members:
-            raise ScrutinyError(f"--group: expected name=key1,key2, got {name!r} with keys {list(members)!r}")
+            raise ScrutinyError(f"groups: expected name=key1,key2, got {name!r} with keys {list(members)!r}")
         if name in factors:
-            raise ScrutinyError(f"--group {name}: the name is used twice")
+            raise ScrutinyError(f"groups: {name}: the name is used twice")
         factors[name] = []
         for member in members:
             hits = [k for k in keys if k == member or k.startswith(member + ".")]
             if not hits:
-                raise ScrutinyError(f"--group {name}: '{member}' is not a differing key (see 'scrutiny diff A B')")
+                raise ScrutinyError(f"groups: {name}: '{member}' is not a differing key (see 'scrutiny diff A B')")
             for k in hits:
                 if owner.get(k, name) != name:
-                    raise ScrutinyError(f"--group {name}: '{k}' is already in group '{owner[k]}'")
+                    raise ScrutinyError(f"groups: {name}: '{k}' is already in group '{owner[k]}'")
                 if k not in owner:
                     owner[k] = name
                     factors[name].append(k)
@@ -123,7 +123,7 @@ def make_factors(differences: Sequence[Difference], groups: Mapping[str, Sequenc
         if target is None:
             target = _CHOOSER_FACTOR.get(d.key, d.key)
             if target in factors:
-                raise ScrutinyError(f"factor name '{target}' is used by a --group and by a key; rename the group")
+                raise ScrutinyError(f"groups: factor name '{target}' is used by a group and by a key; rename the group")
             factors[target] = []
         owner[d.key] = target
         if d.key not in factors[target]:
@@ -176,13 +176,13 @@ def plan_design(
     """
     factors = tuple(factors)
     if design not in DESIGNS:
-        raise ScrutinyError(f"--design: expected one of {', '.join(DESIGNS)}, got {design!r}")
+        raise ScrutinyError(f"design: expected one of {', '.join(DESIGNS)}, got {design!r}")
     if not factors:
         raise ScrutinyError("the two specs do not differ: there is no gap to attribute")
     if len(set(factors)) != len(factors):
         raise ScrutinyError(f"factor names must be distinct, got {list(factors)}")
     if permutations is not None and design != "shapley":
-        raise ScrutinyError("--permutations applies to --design shapley only")
+        raise ScrutinyError("permutations: applies to design 'shapley' only")
     full = frozenset(factors)
     k = len(factors)
     if design == "one-at-a-time":
@@ -191,16 +191,16 @@ def plan_design(
         return DesignPlan(design, factors, _ordered([full - {f} for f in factors], full))
     if design == "shapley" and permutations is not None:
         if permutations < 1:
-            raise ScrutinyError(f"--permutations: expected a positive number, got {permutations}")
+            raise ScrutinyError(f"permutations: expected a positive number, got {permutations}")
         if seed is None:
-            raise ScrutinyError("--permutations needs --seed: sampled orders are drawn from an explicit seed")
+            raise ScrutinyError("seed: required with permutations: sampled orders are drawn from an explicit seed")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         orders = tuple(tuple(factors[i] for i in rng.permutation(k)) for _ in range(permutations))
         arms = [frozenset(order[:j]) for order in orders for j in range(k + 1)]
         return DesignPlan(design, factors, _ordered(arms, full), orders=orders, exact=False)
     if k > max_factorial and not force:
         raise ScrutinyError(
-            f"--design {design}: {k} factors make {2**k} arms, above --max-factorial {max_factorial}; group coupled "
-            "keys (--group), use --permutations N --seed S for sampled Shapley values, or pass --force"
+            f"max_factorial: design {design} over {k} factors makes {2**k} arms, above max_factorial {max_factorial}; "
+            "group coupled keys (groups), sample Shapley values (permutations with a seed), or force it"
         )
     return DesignPlan(design, factors, _ordered(_subsets(factors), full))

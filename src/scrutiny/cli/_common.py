@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import typer
 
+from scrutiny.errors import ScrutinyError
 from scrutiny.store import DEFAULT_STORE
 
 StoreOpt = typer.Option(DEFAULT_STORE, "--store", help="Trial store folder.", envvar="SCRUTINY_STORE")
@@ -88,12 +89,21 @@ def executor_from_flags(
 
 
 @contextmanager
-def flag_errors() -> Iterator[None]:
-    """Re-raise an executor error (which names a library parameter) with the command-line flag instead."""
-    from scrutiny.execute import ExecutorError
+def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Re-raise an error that names a library parameter (``name: ...``) with its command-line flag instead.
 
+    Args:
+        flags: Parameter -> flag for the command at hand, on top of the shared :data:`FLAGS` (executor and store).
+    """
+    names = {**FLAGS, **(flags or {})}
     try:
         yield
-    except ExecutorError as exc:
-        name, sep, rest = str(exc).partition(": ")
-        raise ExecutorError(f"{FLAGS[name]}: {rest}" if sep and name in FLAGS else str(exc)) from None
+    except ScrutinyError as exc:
+        exc.args = (flag_message(str(exc), names),)
+        raise
+
+
+def flag_message(message: str, flags: Mapping[str, str]) -> str:
+    """``"design: expected ..."`` -> ``"--design: expected ..."`` when ``design`` is in ``flags``; else unchanged."""
+    name, sep, rest = message.partition(": ")
+    return f"{flags[name]}: {rest}" if sep and name in flags else message

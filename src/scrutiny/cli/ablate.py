@@ -6,49 +6,27 @@ from pathlib import Path
 
 import typer
 
-from scrutiny.ablation import AblationPlan, attribute_from_store, markdown_table, plan_ablation, run_ablation
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt, StoreOpt
+from scrutiny.cli._common import JsonOpt, StoreOpt, flag_errors
 from scrutiny.cli._output import Output
 from scrutiny.cli._progress import progress_reporter
-from scrutiny.errors import ScrutinyError
-from scrutiny.spec import ABSENT, load_spec
 from scrutiny.store import Store
-from scrutiny.store._atomic import write_atomic, write_json
-from scrutiny.trials import parse_seeds
+
+# library parameter -> the flag that sets it
+FLAGS = {
+    "seeds": "--seeds",
+    "design": "--design",
+    "groups": "--group",
+    "overrides_a": "--set-a",
+    "overrides_b": "--set-b",
+    "metric": "--metric",
+    "max_factorial": "--max-factorial",
+    "permutations": "--permutations",
+    "seed": "--seed",
+}
 
 
-def parse_groups(texts: list[str] | None) -> dict[str, list[str]]:
-    """``["optimizer=optim.name,optim.betas"]`` -> ``{"optimizer": ["optim.name", "optim.betas"]}``."""
-    groups: dict[str, list[str]] = {}
-    for text in texts or []:
-        name, sep, keys = text.partition("=")
-        members = [k.strip() for k in keys.split(",") if k.strip()]
-        if not sep or not name.strip() or not members:
-            raise ScrutinyError(f"--group: expected name=key1,key2, got {text!r}")
-        if name.strip() in groups:
-            raise ScrutinyError(f"--group {name.strip()}: the name is used twice")
-        groups[name.strip()] = members
-    return groups
-
-
-def _plan_payload(plan: AblationPlan, store: Store) -> dict:
-    return {
-        "design": plan.design.design,
-        "exact": plan.design.exact,
-        "orders": plan.design.orders,
-        "seeds": plan.seeds,
-        "factors": [{"name": f.name, "keys": list(f.keys)} for f in plan.factors],
-        "differences": [
-            {"key": d.key, "a": None if d.a is ABSENT else d.a, "b": None if d.b is ABSENT else d.b}
-            for d in plan.differences
-        ],
-        "arms": plan.arm_table(store),
-        "n_trials": len(plan.items()),
-    }
-
-
-def _show_plan(out: Output, plan: AblationPlan, payload: dict) -> None:
+def _show_plan(out: Output, plan, payload: dict) -> None:
     out.table(
         f"{len(plan.factors)} factors from {len(plan.differences)} differing keys",
         ["factor", "keys", "A", "B"],
@@ -99,21 +77,27 @@ def ablate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Attribute the gap between SPEC_A and SPEC_B to their differing keys by running arms that mix the two."""
+    from scrutiny.workflows.ablate import ablate as run_ablate
+    from scrutiny.workflows.ablate import plan_ablation
+
     out = Output(as_json)
-    a, b = load_spec(spec_a, set_a or []), load_spec(spec_b, set_b or [])
-    plan = plan_ablation(
-        a,
-        b,
-        parse_seeds(seeds),
-        design=design,
-        groups=parse_groups(group),
-        max_factorial=max_factorial,
-        force=force,
-        permutations=permutations,
-        seed=order_seed,
-    )
     trial_store = Store(store)
-    payload = {"a": str(spec_a), "b": str(spec_b), "store": str(store), **_plan_payload(plan, trial_store)}
+    with flag_errors(FLAGS):
+        plan = plan_ablation(
+            spec_a,
+            spec_b,
+            seeds,
+            design=design,
+            groups=group or [],
+            max_factorial=max_factorial,
+            force=force,
+            permutations=permutations,
+            seed=order_seed,
+            overrides_a=set_a or [],
+            overrides_b=set_b or [],
+        )
+    meta = {"a": str(spec_a), "b": str(spec_b), "store": str(store)}
+    payload = {**meta, **plan.to_dict(trial_store)}
     if dry_run:
         if as_json:
             out.json({**payload, "dry_run": True})
@@ -122,27 +106,30 @@ def ablate(
         return
     if not as_json:
         _show_plan(out, plan, payload)
-    with progress_reporter(out) as reporter:
-        sweep = run_ablation(
-            plan, trial_store, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
+    with progress_reporter(out) as reporter, flag_errors(FLAGS):
+        result = run_ablate(
+            plan,
+            store=trial_store,
+            metric=metric,
+            seed=order_seed,
+            confidence=confidence,
+            reps=reps,
+            workers=workers,
+            threads=threads,
+            retry_failed=retry_failed,
+            reporter=reporter,
+            out_dir=out_dir,
+            meta=meta,
         )
-    if sweep.interrupted:
+    if result.interrupted:
         out.note(f"interrupted: finished trials are kept in {store}/; run the same command again to resume")
         raise typer.Exit(130)
-    result, problems = attribute_from_store(
-        plan, trial_store, metric=metric, confidence=confidence, reps=reps, seed=order_seed or 0
-    )
-    payload.update(
-        {"ran": len(sweep.ran), "skipped": len(sweep.skipped), "problems": problems, "result": result.to_dict()}
-    )
-    if out_dir is not None:
-        _write_outputs(out_dir, payload, result)
     if as_json:
-        out.json(payload)
+        out.json(result.to_dict())
         return
-    for line in problems:
+    for line in result.problems:
         out.note(f"no score: {line}")
-    _show_result(out, result)
+    _show_result(out, result.attribution)
     if out_dir is not None:
         out.note(f"wrote {out_dir}/ablation.json, ablation.md and waterfall.png")
 
@@ -167,20 +154,3 @@ def _show_result(out: Output, result) -> None:
         ["quantity", "keys", "estimate", pct],
         rows,
     )
-
-
-def _write_outputs(folder: Path, payload: dict, result) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scrutiny.ablation import plot_waterfall
-
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "ablation.json", payload)
-    (folder / "ablation.md").write_text(markdown_table(result))
-    ax = plot_waterfall(result)
-    ax.figure.tight_layout()
-    write_atomic(folder / "waterfall.png", lambda fh: ax.figure.savefig(fh, format="png", dpi=120))
-    plt.close(ax.figure)

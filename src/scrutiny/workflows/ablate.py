@@ -1,4 +1,9 @@
-"""Build the arms of an ablation as specs, run them as trials in the store, and read their scores back.
+"""Ablate: build the arms of an ablation as specs, run them as trials in the store, and attribute the gap.
+
+:func:`ablate` is what ``scrutiny ablate A B`` does: plan the design over the keys that differ between A and B
+(:mod:`scrutiny.ablation.designs`), run every arm's trials that the store lacks, read the scores back and attribute
+the gap (:func:`scrutiny.ablation.attribute`), optionally writing ``ablation.json``, ``ablation.md`` and
+``waterfall.png``.
 
 An arm is A's resolved spec with the keys of some factors set to B's values, then resolved again. A key that B
 lacks is removed and a key that A lacks is added (the model keyword arguments of B's model, say), so switching the
@@ -10,7 +15,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +33,19 @@ from scrutiny.ablation.designs import (
 )
 from scrutiny.errors import ScrutinyError, SpecError
 from scrutiny.execute import Reporter, SweepResult, run_trials
-from scrutiny.spec import ABSENT, Difference, Spec, diff, flatten, resolve, spec_hash, trial_id
-from scrutiny.store import Store
+from scrutiny.spec import (
+    ABSENT,
+    Difference,
+    Spec,
+    diff,
+    flatten,
+    load_spec,
+    parse_seeds,
+    resolve,
+    spec_hash,
+    trial_id,
+)
+from scrutiny.store import DEFAULT_STORE, Store
 
 
 @dataclass
@@ -55,6 +72,22 @@ class AblationPlan:
 
     def default_metric(self) -> str:
         return f"final_{self.a.eval.split}_acc"
+
+    def to_dict(self, store: Store | None = None) -> dict[str, Any]:
+        """The design, seeds, factors, differing keys and arms (with a store: how many trials each lacks)."""
+        return {
+            "design": self.design.design,
+            "exact": self.design.exact,
+            "orders": self.design.orders,
+            "seeds": self.seeds,
+            "factors": [{"name": f.name, "keys": list(f.keys)} for f in self.factors],
+            "differences": [
+                {"key": d.key, "a": None if d.a is ABSENT else d.a, "b": None if d.b is ABSENT else d.b}
+                for d in self.differences
+            ],
+            "arms": self.arm_table(store),
+            "n_trials": len(self.items()),
+        }
 
     def arm_table(self, store: Store | None = None) -> list[dict[str, Any]]:
         """One row per arm: name, switched factors, spec hash, and (with a store) how many trials it lacks."""
@@ -115,27 +148,79 @@ def build_arm(a: Spec, b: Spec, keys: Sequence[str], *, label: str | None = None
     except SpecError as exc:
         raise ScrutinyError(
             f"arm with {', '.join(keys) or 'nothing'} switched to B does not validate ({exc}); group the coupled keys "
-            "with --group NAME=key1,key2"
+            "(groups: NAME=key1,key2)"
         ) from None
 
 
+def parse_groups(groups: Mapping[str, Sequence[str]] | Sequence[str] | None) -> dict[str, list[str]]:
+    """Factor name -> coupled keys, from a mapping or from ``["optimizer=optim.name,optim.betas", ...]``.
+
+    Raises:
+        ScrutinyError: A malformed item or a name used twice (``groups: ...``).
+    """
+    if groups is None:
+        return {}
+    if isinstance(groups, Mapping):
+        return {str(name): [str(k) for k in keys] for name, keys in groups.items()}
+    out: dict[str, list[str]] = {}
+    for text in groups:
+        name, sep, keys = str(text).partition("=")
+        members = [k.strip() for k in keys.split(",") if k.strip()]
+        if not sep or not name.strip() or not members:
+            raise ScrutinyError(f"groups: expected name=key1,key2, got {text!r}")
+        if name.strip() in out:
+            raise ScrutinyError(f"groups: {name.strip()}: the name is used twice")
+        out[name.strip()] = members
+    return out
+
+
+def _spec(spec: str | Path | Spec, overrides: Sequence[str]) -> Spec:
+    if isinstance(spec, Spec):
+        if overrides:
+            raise ScrutinyError("overrides: only with a spec file; a resolved Spec is used as it is")
+        return spec
+    return load_spec(spec, list(overrides))
+
+
 def plan_ablation(
-    a: Spec,
-    b: Spec,
-    seeds: Sequence[int],
+    a: str | Path | Spec,
+    b: str | Path | Spec,
+    seeds: str | Sequence[int] = "0-2",
     *,
     design: str = "one-at-a-time",
-    groups: Mapping[str, Sequence[str]] | None = None,
+    groups: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
     max_factorial: int = DEFAULT_MAX_FACTORIAL,
     force: bool = False,
     permutations: int | None = None,
     seed: int | None = None,
+    overrides_a: Sequence[str] = (),
+    overrides_b: Sequence[str] = (),
 ) -> AblationPlan:
-    """Plan an ablation of the gap between resolved specs ``a`` and ``b`` (see :func:`plan_design`)."""
+    """Plan an ablation of the gap between specs ``a`` and ``b``: its factors, design and arm specs; run nothing.
+
+    Args:
+        a: Spec A (the baseline): a YAML file or a resolved :class:`~scrutiny.spec.Spec`.
+        b: Spec B (the target), likewise.
+        seeds: Seeds of every arm: ``"0-2"``, ``"0,3,7"`` or a list.
+        design: ``one-at-a-time``, ``leave-one-out``, ``factorial`` or ``shapley`` (see
+            :func:`scrutiny.ablation.plan_design`).
+        groups: Factor name -> keys (or key prefixes) switched together; or ``["name=key1,key2", ...]``.
+        max_factorial: Most factors for an exhaustive design (``factorial``, exact ``shapley``) unless ``force``.
+        force: Allow an exhaustive design above ``max_factorial``.
+        permutations: ``shapley`` only: sample this many orders of the factors (needs ``seed``).
+        seed: Seed of the sampled orders.
+        overrides_a: ``key=value`` overrides of A (with a spec file).
+        overrides_b: ``key=value`` overrides of B (with a spec file).
+
+    Raises:
+        ScrutinyError: No seed, an invalid design, group or arm (one line naming the parameter).
+    """
+    a, b = _spec(a, overrides_a), _spec(b, overrides_b)
+    seeds = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
     if not seeds:
-        raise ScrutinyError("--seeds: at least one seed is needed")
+        raise ScrutinyError("seeds: at least one seed is needed")
     differences = diff(a, b)
-    factors = make_factors(differences, groups)
+    factors = make_factors(differences, parse_groups(groups))
     dplan = plan_design(
         design,
         [f.name for f in factors],
@@ -194,7 +279,7 @@ def collect_scores(plan: AblationPlan, store: Store, metric: str) -> tuple[dict[
             result = store.result(tid)
             if metric not in result:
                 options = sorted(k for k in result if k.startswith(("final_", "best_")))
-                raise ScrutinyError(f"--metric: {metric!r} is not in {tid}'s result; available: {', '.join(options)}")
+                raise ScrutinyError(f"metric: {metric!r} is not in {tid}'s result; available: {', '.join(options)}")
             value = result[metric]
             if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
                 values[arm][s] = float(value)
@@ -230,3 +315,163 @@ def attribute_from_store(
         plan.design, scores, metric=metric, seeds=seeds, keys=plan.keys(), confidence=confidence, reps=reps, seed=seed
     )
     return result, problems
+
+
+@dataclass
+class AblationResult:
+    """What :func:`ablate` did and found.
+
+    Attributes:
+        plan: The factors, the design and the arm specs.
+        sweep: The sweep of the arms' trials (``ran``, ``skipped``, ``interrupted``).
+        attribution: The gap attributed to the factors; ``None`` when the sweep was interrupted.
+        problems: One line per trial that gave no score (missing, failed, diverged, or without the metric).
+        written: The files written (``ablation.json``, ``ablation.md``, ``waterfall.png``), if a folder was given.
+    """
+
+    plan: AblationPlan
+    sweep: SweepResult
+    attribution: Attribution | None
+    problems: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    planned: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.sweep.interrupted
+
+    def to_dict(self) -> dict[str, Any]:
+        """``meta``, the plan as it stood before the sweep, what ran, the problems and the attribution."""
+        return {
+            **self.meta,
+            **self.planned,
+            "ran": len(self.sweep.ran),
+            "skipped": len(self.sweep.skipped),
+            "problems": self.problems,
+            "result": self.attribution.to_dict() if self.attribution is not None else None,
+        }
+
+
+def ablate(
+    a: str | Path | Spec | AblationPlan,
+    b: str | Path | Spec | None = None,
+    store: str | Path | Store = DEFAULT_STORE,
+    *,
+    seeds: str | Sequence[int] = "0-2",
+    design: str = "one-at-a-time",
+    groups: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    overrides_a: Sequence[str] = (),
+    overrides_b: Sequence[str] = (),
+    metric: str | None = None,
+    max_factorial: int = DEFAULT_MAX_FACTORIAL,
+    force: bool = False,
+    permutations: int | None = None,
+    seed: int | None = None,
+    confidence: float = 0.95,
+    reps: int = 10_000,
+    workers: int = 1,
+    threads: int | None = None,
+    retry_failed: bool = False,
+    reporter: Reporter | None = None,
+    out_dir: str | Path | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> AblationResult:
+    """Attribute the gap between specs A and B to their differing keys by running arms that mix the two.
+
+    Every arm is an ordinary spec whose trials are identified by content hash: arms shared by several designs run
+    once, and an interrupted ablation resumes.
+
+    Example::
+
+        from scrutiny import ablate
+
+        result = ablate("a.yaml", "b.yaml", "scrutiny-runs", seeds="0-2", design="leave-one-out")
+        for e in result.attribution.effects:
+            print(e.name, e.estimate, (e.low, e.high))
+
+    Args:
+        a: Spec A (the baseline): a YAML file or a resolved spec; or a plan (:func:`plan_ablation`), and then ``b``
+            and the planning parameters (``seeds``, ``design``, ``groups``, ...) are the plan's.
+        b: Spec B (the target), likewise.
+        store: The trial store.
+        seeds: Seeds of every arm.
+        design: ``one-at-a-time``, ``leave-one-out``, ``factorial`` or ``shapley``.
+        groups: Factor name -> keys switched together; or ``["name=key1,key2", ...]``.
+        overrides_a: ``key=value`` overrides of A.
+        overrides_b: ``key=value`` overrides of B.
+        metric: The result key to attribute (default ``final_<split>_acc``).
+        max_factorial: Most factors for an exhaustive design unless ``force``.
+        force: Allow an exhaustive design above ``max_factorial``.
+        permutations: ``shapley`` only: sample this many orders (with ``seed``).
+        seed: Seed of the sampled orders and of the bootstrap (0 where not given).
+        confidence: Bootstrap interval coverage.
+        reps: Bootstrap replicates.
+        workers: Worker processes.
+        threads: CPU threads per trial.
+        retry_failed: Run failed trials again.
+        reporter: Receives progress events of the sweep.
+        out_dir: Write ``ablation.json``, ``ablation.md`` and ``waterfall.png`` here.
+        meta: Extra keys written first into ``ablation.json`` (e.g. the spec files).
+
+    Returns:
+        The plan, the sweep, the attribution (``None`` if the sweep was interrupted) and the trials without a score.
+
+    Raises:
+        ScrutinyError: An invalid spec, design or parameter (one line naming it); no seed with a score in every arm.
+    """
+    st = store if isinstance(store, Store) else Store(store)
+    if isinstance(a, AblationPlan):
+        if b is not None:
+            raise ScrutinyError("b: a plan holds both specs; give the plan alone")
+        plan = a
+    else:
+        if b is None:
+            raise ScrutinyError("b: required with spec A")
+        plan = plan_ablation(
+            a,
+            b,
+            seeds,
+            design=design,
+            groups=groups,
+            max_factorial=max_factorial,
+            force=force,
+            permutations=permutations,
+            seed=seed,
+            overrides_a=overrides_a,
+            overrides_b=overrides_b,
+        )
+    # the arms' "to run" counts as the store holds them before the sweep
+    result = AblationResult(plan, SweepResult(), None, planned=plan.to_dict(st), meta=dict(meta or {}))
+    result.sweep = run_ablation(
+        plan, st, workers=workers, threads=threads, retry_failed=retry_failed, reporter=reporter
+    )
+    if result.sweep.interrupted:
+        return result
+    result.attribution, result.problems = attribute_from_store(
+        plan, st, metric=metric, confidence=confidence, reps=reps, seed=seed or 0
+    )
+    if out_dir is not None:
+        result.written = write_ablation(out_dir, result.to_dict(), result.attribution)
+    return result
+
+
+def write_ablation(folder: str | Path, payload: Mapping[str, Any], attribution: Attribution) -> list[Path]:
+    """Write ``ablation.json`` (``payload``), ``ablation.md`` (the table) and ``waterfall.png`` into ``folder``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scrutiny.ablation import markdown_table, plot_waterfall
+    from scrutiny.store._atomic import write_atomic, write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "ablation.json", dict(payload))
+    (folder / "ablation.md").write_text(markdown_table(attribution))
+    ax = plot_waterfall(attribution)
+    ax.figure.tight_layout()
+    write_atomic(folder / "waterfall.png", lambda fh: ax.figure.savefig(fh, format="png", dpi=120))
+    plt.close(ax.figure)
+    return [folder / "ablation.json", folder / "ablation.md", folder / "waterfall.png"]
