@@ -91,7 +91,7 @@ def embedder_from_trial(store, trial: str, context: dict[str, Any]) -> Embedder:
             (:func:`scrutiny.models.model_context` of its bundle).
     """
     from scrutiny.models import build_model
-    from scrutiny.protocols.run_eval import load_weights
+    from scrutiny.models.weights import load_weights
 
     tid = store.resolve_id(trial)
     path = store.trial_dir(tid) / "checkpoint.pt"

@@ -2,57 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt, StoreOpt, TrustOpt
+from scrutiny.cli._common import JsonOpt, StoreOpt, TrustOpt, flag_errors
 from scrutiny.cli._output import Output
-from scrutiny.errors import ScrutinyError
 from scrutiny.protocols._image import IMAGENET_MEAN, IMAGENET_STD
-from scrutiny.protocols.run_eval import (
-    ALIASES,
-    build_protocols,
-    evaluate_protocols,
-    load_weights,
-    resolve_data,
-    resolve_device,
-    resolve_weights,
-)
 
-_SECTIONS = {"model", *ALIASES, *ALIASES.values()}
-
-
-def _split_sets(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """``model.depth=50`` / ``ten.resize=128`` -> model kwargs and per-protocol kwargs."""
-    from scrutiny.spec.load import parse_override
-
-    model: dict[str, Any] = {}
-    protocols: dict[str, dict[str, Any]] = {}
-    for text in items:
-        parts, value = parse_override(text)
-        if len(parts) != 2 or parts[0] not in _SECTIONS:
-            raise ScrutinyError(
-                f"--set: expected model.KEY=VALUE or <protocol>.KEY=VALUE with protocol one of "
-                f"{sorted(_SECTIONS - {'model'})}, got {text!r}"
-            )
-        target = model if parts[0] == "model" else protocols.setdefault(parts[0], {})
-        target[parts[1]] = value
-    return model, protocols
-
-
-def _trial_model(checkpoint: Path) -> dict[str, Any] | None:
-    """The ``model`` section of the trial that wrote ``checkpoint`` (from its ``spec.json``), if any."""
-    spec_file = checkpoint.parent / "spec.json"
-    if not spec_file.is_file():  # a FIFO or device planted there is never opened
-        return None
-    try:
-        return json.loads(spec_file.read_text())["spec"]["model"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+# library parameter -> the flag that sets it
+FLAGS = {
+    "weights": "--weights",
+    "data": "--data",
+    "model": "--model",
+    "protocols": "--protocols",
+    "overrides": "--set",
+    "device": "--device",
+}
 
 
 def _short_params(params: dict[str, Any]) -> str:
@@ -84,57 +52,29 @@ def eval_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Top-1 / top-5 error and images/s of a model with local weights under each protocol (nothing downloaded)."""
-    from scrutiny.models import build_model
+    from scrutiny.workflows.evaluate import evaluate_weights
 
     out = Output(as_json)
-    model_args, protocol_args = _split_sets(overrides or [])
-    source = resolve_data(data)
-    protocol_objs = build_protocols(protocols, protocol_args)
-    ckpt, weights_source = resolve_weights(weights, store)
-    context: dict[str, Any] = {}
-    section: dict[str, Any] | None = {"name": model} if model else None
-    stored = section is None  # the model named by a trial's spec.json: data, not code, unless trusted
-    if section is None:
-        section = _trial_model(ckpt) if weights_source.startswith("trial") else None
-        if section is None:
-            raise ScrutinyError("--model: required (only a trial's checkpoint names its own model)")
-        # a trial's model took num_classes from its dataset; the evaluated folder has the same classes
-        context["num_classes"] = sum(1 for p in source.folder.iterdir() if p.is_dir())
-    section = {**section, **model_args}
-    try:
-        net = build_model(section, context, trust_code=trust_code or not stored)
-    except (TypeError, ValueError) as exc:
-        raise ScrutinyError(f"--model {section['name']}: {str(exc).splitlines()[0]}") from None
-    fmt = load_weights(net, ckpt)
-    dev = resolve_device(device)
-    out.note(f"data: {source.describe()}")
-    out.note(f"weights: {ckpt} ({weights_source}, {fmt}); model {section['name']} on {dev}")
-    runs = evaluate_protocols(
-        net,
-        source,
-        protocol_objs,
-        batch_size=batch_size,
-        device=dev,
-        save_predictions=save_predictions,
-        progress=not as_json,
-        num_workers=workers,
-    )
-    if as_json:
-        out.json(
-            {
-                "model": {**section, "n_params": sum(p.numel() for p in net.parameters())},
-                "weights": {"path": str(ckpt), "source": weights_source, "format": fmt},
-                "data": {
-                    "root": str(source.root),
-                    "folder": str(source.folder),
-                    "which": source.which,
-                    "classes": runs[0].result.classes if runs else [],
-                },
-                "device": str(dev),
-                "rows": [r.to_dict() for r in runs],
-            }
+    with flag_errors(FLAGS):
+        ev = evaluate_weights(
+            weights,
+            data,
+            model=model,
+            protocols=protocols,
+            overrides=overrides or [],
+            batch_size=batch_size,
+            device=device,
+            save_predictions=save_predictions,
+            num_workers=workers,
+            store=store,
+            trust_code=trust_code,
+            progress=not as_json,
+            notify=out.note,
         )
+    if as_json:
+        out.json(ev.to_dict())
         return
+    section, source, dev, runs = ev.model, ev.data, ev.device, ev.runs
     out.table(
         f"{section['name']} on {source.folder} ({dev}; n = examples, errors in %)",
         ["protocol", "params", "n", "top-1 err", "top-5 err", "views/img", "images/s"],

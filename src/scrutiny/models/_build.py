@@ -37,7 +37,7 @@ def build_model(section: dict[str, Any], context: dict[str, Any], *, trust_code:
             kwargs[key] = context[key]
     model = builder(**kwargs)
     if section.get("weights"):
-        from scrutiny.protocols.run_eval import load_weights
+        from scrutiny.models.weights import load_weights
 
         load_weights(model, Path(section["weights"]).expanduser())
     return model

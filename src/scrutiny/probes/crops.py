@@ -35,7 +35,7 @@ from scrutiny.errors import ScrutinyError
 from scrutiny.probes._base import ProbeContext, ProbeOutput
 from scrutiny.protocols._base import ImageProtocol, ProtocolError
 from scrutiny.protocols.imagefolder_eval import TOPK, EvalResult, evaluate_imagefolder, evaluate_views
-from scrutiny.protocols.run_eval import build_protocols, check_multi_scale, protocol_name
+from scrutiny.protocols.suite import build_protocols, check_multi_scale, protocol_name
 from scrutiny.registry import PROBES
 from scrutiny.stats import bootstrap_mean_discrete
 

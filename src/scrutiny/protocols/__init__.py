@@ -2,7 +2,8 @@
 
 A protocol's name and resolved parameters are stored next to every number it produced. ``plain`` scores tensors
 that a dataset already transformed; the image protocols (``single_crop``, ``ten_crop``, ``multi_scale``) start from
-raw images and list their geometry with ``boxes(width, height)``.
+raw images and list their geometry with ``boxes(width, height)``. :mod:`~scrutiny.protocols.suite` runs one model
+under several of them; choosing weights and data for the ``eval`` command is :mod:`scrutiny.workflows.evaluate`.
 """
 
 from scrutiny.protocols import plain  # noqa: F401  (registration)
@@ -19,20 +20,18 @@ from scrutiny.protocols.crops import (
 from scrutiny.protocols.fully_conv import FullyConvolutional, fully_convolutional
 from scrutiny.protocols.imagefolder_eval import EvalResult, Predictions, evaluate_imagefolder
 from scrutiny.protocols.multiscale import MultiScale, check_fully_convolutional, multi_scale
-from scrutiny.protocols.run_eval import (
-    DataSource,
+from scrutiny.protocols.suite import (
     ProtocolRun,
+    as_protocols,
     build_protocols,
     check_multi_scale,
+    check_protocols,
     evaluate_protocols,
-    load_weights,
-    resolve_data,
-    resolve_device,
-    resolve_weights,
+    protocol_name,
+    run_protocol,
 )
 
 __all__ = [
-    "DataSource",
     "EvalProtocol",
     "EvalResult",
     "FullyConvolutional",
@@ -44,20 +43,20 @@ __all__ = [
     "SingleCrop",
     "TenCrop",
     "View",
+    "as_protocols",
     "build_protocols",
     "center_offset",
     "check_fully_convolutional",
     "check_multi_scale",
+    "check_protocols",
     "evaluate_imagefolder",
     "evaluate_protocols",
     "five_boxes",
     "fully_convolutional",
     "is_image_protocol",
-    "load_weights",
     "multi_scale",
-    "resolve_data",
-    "resolve_device",
-    "resolve_weights",
+    "protocol_name",
+    "run_protocol",
     "single_crop",
     "ten_crop",
     "ten_crop_views",

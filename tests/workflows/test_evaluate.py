@@ -1,9 +1,9 @@
-"""``scrutiny eval`` end to end on a tiny ImageFolder with a small random ResNet whose weights are saved to a file."""
+"""``scrutiny eval`` and :func:`scrutiny.evaluate_weights` end to end on a tiny ImageFolder with a small random ResNet
+whose weights are saved to a file."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +14,8 @@ from PIL import Image
 
 from scrutiny.cli import main
 from scrutiny.models import build_model
-from scrutiny.protocols import evaluate_imagefolder, evaluate_protocols, multi_scale, resolve_data, ten_crop
+from scrutiny.protocols import evaluate_imagefolder, evaluate_protocols, multi_scale, ten_crop
+from scrutiny.workflows.evaluate import evaluate_weights, resolve_data
 
 CLASSES = ("ant", "bee", "cow")
 SMALL = [
@@ -72,11 +73,10 @@ def run_main(monkeypatch, capsys, *args) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_eval_subprocess_json_rows_match_the_library(tiny, cli_env):
-    cmd = [
-        sys.executable,
-        "-m",
-        "scrutiny",
+def test_eval_json_rows_match_the_library(tiny, monkeypatch, capsys):
+    code, out, err = run_main(
+        monkeypatch,
+        capsys,
         "eval",
         "--model",
         "resnet",
@@ -98,10 +98,9 @@ def test_eval_subprocess_json_rows_match_the_library(tiny, cli_env):
         "--json",
         "--save-predictions",
         str(tiny["tmp"] / "preds"),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    payload = json.loads(proc.stdout)
+    )
+    assert code == 0, err
+    payload = json.loads(out)
     assert payload["data"]["which"] == "val" and payload["data"]["classes"] == list(CLASSES)
     assert payload["weights"]["format"] == "state_dict"
     rows = {r["protocol"]: r for r in payload["rows"]}
@@ -194,6 +193,7 @@ def test_eval_trial_id_in_a_store_names_its_own_model(tiny, monkeypatch, capsys)
         ("no_data", "does not exist or is not a folder"),
         ("bad_scheme", "expected imagefolder:ROOT"),
         ("bad_set", "--set: expected model.KEY=VALUE"),
+        ("no_model", "--model: required (only a trial's checkpoint names its own model)"),
         ("bad_protocol_arg", "ten_crop: "),
     ],
 )
@@ -216,10 +216,10 @@ def test_eval_errors_are_one_line_and_exit_2(tiny, monkeypatch, capsys, case, ma
         extra += ["--set", "optim.lr=0.1"]
     elif case == "bad_protocol_arg":
         extra += ["--set", "ten.nonsense=1"]
+    model = [] if case == "no_model" else ["--model", "resnet"]
     args = [
         "eval",
-        "--model",
-        "resnet",
+        *model,
         "--set",
         "model.depth=18",
         *extra,
@@ -285,8 +285,42 @@ def test_resolve_data_prefers_val_and_rejects_train_only(tmp_path):
 
 def test_evaluate_protocols_library_call(tiny):
     runs = evaluate_protocols(
-        _model(), f"imagefolder:{tiny['root']}", [ten_crop(resize=40, crop=32)], batch_size=3, progress=False
+        _model(), tiny["root"] / "val", [ten_crop(resize=40, crop=32)], batch_size=3, progress=False
     )
     (run,) = runs
     assert run.result.n == 6 and run.views_per_image == 10 and run.images_per_s > 0
     assert set(run.to_dict()) >= {"protocol", "params", "n", "top1_error", "top5_error", "images_per_s"}
+    assert run.result.predictions is None and run.predictions is None
+
+
+def test_evaluate_weights_is_the_public_api_and_names_parameters(tiny):
+    from scrutiny import evaluate_weights as public
+    from scrutiny.errors import ScrutinyError
+
+    assert public is evaluate_weights
+    notes = []
+    ev = evaluate_weights(
+        tiny["weights"],
+        f"imagefolder:{tiny['root']}",
+        model="resnet",
+        protocols=["single"],
+        overrides=["model.depth=18", "model.num_classes=3", "single.resize=40", "single.crop=32"],
+        device="cpu",
+        progress=False,
+        save_predictions=tiny["tmp"] / "api-preds",
+        notify=notes.append,
+    )
+    assert [r.result.protocol for r in ev.runs] == ["single_crop"] and ev.runs[0].result.n == 6
+    assert ev.weights_source == "file" and ev.to_dict()["data"]["classes"] == list(CLASSES)
+    assert ev.runs[0].predictions == tiny["tmp"] / "api-preds" / "single_crop.npz"
+    assert notes[0].startswith("data: evaluating") and notes[1].startswith("weights: ")
+    for kwargs, message in [
+        ({"data": "folder:x"}, r"^data: expected imagefolder:ROOT"),
+        ({"overrides": ["optim.lr=1"]}, r"^overrides: expected model.KEY=VALUE"),
+        ({"model": None}, r"^model: required"),
+        ({"device": "cuda:99" if not __import__("torch").cuda.is_available() else "nope"}, r"^device: "),
+    ]:
+        args = {"data": f"imagefolder:{tiny['root']}", "model": "resnet", **kwargs}
+        args["overrides"] = args.get("overrides", ["model.depth=18", "model.num_classes=3"])
+        with pytest.raises(ScrutinyError, match=message):
+            evaluate_weights(tiny["weights"], args.pop("data"), store=None, progress=False, **args)
