@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from scrutiny.cli import app
-from scrutiny.cli._common import JsonOpt
+from scrutiny.cli._common import JsonOpt, flag_errors
 from scrutiny.cli._output import Output
-from scrutiny.errors import ScrutinyError
 
 FULL_TABLE_MAX = 16
 
 
-def _compare_setup(text: str, common: list[str], label: str | None):
-    """``"nf_resnet depth=600 skip_gain=1"`` -> a setup; ``--compare-set`` values come first, inline ones win."""
-    from scrutiny.diagnostics import model_setup
-
-    words = shlex.split(text)
-    if not words:
-        raise ScrutinyError("--compare: expected a model name, got an empty value")
-    inline = words[1:]
-    if label is None and (common or inline):
-        label = " ".join([words[0], *(o.removeprefix("model.") for o in inline)])
-    return model_setup(words[0], [*common, *inline], label, source="--compare")
+# library parameter -> the flag (or argument) that sets it
+FLAGS = {
+    "model": "MODEL",
+    "overrides": "--set",
+    "compare": "--compare",
+    "compare_overrides": "--compare-set",
+    "labels": "--label",
+    "inputs": "--inputs",
+    "mode": "--mode",
+    "blocks": "--blocks",
+    "residuals": "--residuals",
+    "yscale": "--yscale",
+    "device": "--device",
+}
 
 
 def summary_rows(result: Any, full_max: int = FULL_TABLE_MAX) -> tuple[list[int], str | None]:
@@ -79,46 +80,32 @@ def spp_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Measure the SPP of MODEL at initialisation (and of each --compare model) and plot them together."""
-    from scrutiny.diagnostics import model_setup, plot_spp, spp_compare
+    from scrutiny.workflows.spp import compare_spp
 
-    if inputs != "gaussian":
-        raise ScrutinyError(f"--inputs: expected 'gaussian', got '{inputs}'")
-    if yscale not in ("linear", "log"):
-        raise ScrutinyError(f"--yscale: expected 'linear' or 'log', got '{yscale}'")
-    if mode not in ("batch_stats", "eval", "train"):
-        raise ScrutinyError(f"--mode: expected batch_stats, eval or train, got '{mode}'")
-    if residuals is not None and blocks is None:
-        raise ScrutinyError("--residuals needs --blocks")
-    compare, labels = compare or [], labels or []
-    if len(labels) > 1 + len(compare):
-        raise ScrutinyError(f"--label: {len(labels)} labels for {1 + len(compare)} models")
-    labels_for = labels + [None] * (1 + len(compare) - len(labels))
-    setups = [model_setup(model, overrides or [], labels_for[0])]
-    setups += [_compare_setup(c, compare_set or [], lab) for c, lab in zip(compare, labels_for[1:], strict=True)]
     out = Output(as_json)
-    results = spp_compare(
-        setups,
-        blocks=blocks,
-        residuals=residuals,
-        inputs=inputs,
-        batch_size=batch_size,
-        resolution=resolution,
-        seed=seed,
-        num_batches=num_batches,
-        mode=mode,  # type: ignore[arg-type]
-        device=device,
-    )
-    figure = None
-    if out_path is not None:
-        first = next(iter(results.values()))
-        shape = "×".join(str(d) for d in first.meta.get("batch_shape", []))
-        default_title = f"SPP at initialisation: N(0, 1) input {shape}, {mode.replace('_', ' ')}"
-        axes = plot_spp(results, yscale=yscale, title=title or default_title)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        axes[0].figure.savefig(out_path, dpi=200)
-        figure = str(out_path)
+    with flag_errors(FLAGS):
+        spp = compare_spp(
+            model,
+            overrides or [],
+            compare=compare or [],
+            compare_overrides=compare_set or [],
+            labels=labels or [],
+            batch_size=batch_size,
+            resolution=resolution,
+            seed=seed,
+            inputs=inputs,
+            num_batches=num_batches,
+            mode=mode,
+            blocks=blocks,
+            residuals=residuals,
+            device=device,
+            out=out_path,
+            yscale=yscale,
+            title=title,
+        )
+    results, figure = spp.results, spp.figure
     if as_json:
-        out.json({"figure": figure, "models": [r.to_dict() for r in results.values()]})
+        out.json(spp.to_dict())
         return
     for label, result in results.items():
         keep, note = summary_rows(result)

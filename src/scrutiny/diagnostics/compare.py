@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from scrutiny.device import resolve_device
 from scrutiny.diagnostics._blocks import PatternArg
 from scrutiny.diagnostics._modes import Mode
 from scrutiny.diagnostics.spp import SPPResult, spp
@@ -40,17 +41,17 @@ class ModelSetup:
     overrides: tuple[str, ...] = field(default=())
 
 
-def _dotted(override: str) -> str:
+def _dotted(override: str, source: str) -> str:
     """``depth=600`` and ``model.depth=600`` both become ``model.depth=600``."""
     key, sep, value = override.partition("=")
     if not sep:
-        raise SpecError("--set", None, f"expected key=value, got {override!r}")
+        raise SpecError(source, None, f"expected key=value, got {override!r}")
     key = key.strip()
     return f"{key}={value}" if key.startswith("model.") else f"model.{key}={value}"
 
 
 def model_setup(
-    name: str, overrides: Iterable[str] = (), label: str | None = None, *, source: str = "--set"
+    name: str, overrides: Iterable[str] = (), label: str | None = None, *, source: str = "overrides"
 ) -> ModelSetup:
     """Validate a model name and its ``key=value`` arguments; build nothing.
 
@@ -59,32 +60,28 @@ def model_setup(
         overrides: Builder arguments as ``key=value`` or ``model.key=value``; values are read as YAML
             (``stage_depths=[2, 2]``, ``scaled_ws=false``).
         label: Legend label; default: the name followed by the overrides.
-        source: Where the overrides came from, for error messages (a CLI option name).
+        source: The parameter the overrides came from, named in error messages.
 
     Raises:
-        SpecError: One line: an unknown model, an unknown argument or a value of the wrong type.
+        SpecError: One line: an unknown model (``model: ...``), an unknown argument or a value of the wrong type
+            (``<source>: model.<key>: ...``).
     """
     from scrutiny.spec import load_spec
+    from scrutiny.spec.load import OVERRIDE_SOURCE
 
     overrides = tuple(overrides)
-    dotted = [_dotted(o) for o in overrides]
+    dotted = [_dotted(o, source) for o in overrides]
     try:
         spec = load_spec(data={"model": {"name": name}, "data": {"name": "synthetic"}}, overrides=dotted)
     except SpecError as exc:
-        if exc.key == "model.name" and exc.source != "--set":
-            raise SpecError("MODEL", None, exc.message) from None
-        raise SpecError(source if exc.source == "--set" else exc.source, exc.key, exc.message) from None
+        if exc.key == "model.name" and exc.source != OVERRIDE_SOURCE:
+            raise SpecError("model", None, exc.message) from None
+        raise SpecError(source if exc.source == OVERRIDE_SOURCE else exc.source, exc.key, exc.message) from None
     section = spec.model.model_dump(mode="python")
     if label is None:
         shown = [o.removeprefix("model.") for o in overrides]
         label = " ".join([name, *shown])
     return ModelSetup(label, section, overrides)
-
-
-def _device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def build_setup(setup: ModelSetup, seed: int = 0, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -101,7 +98,7 @@ def build_setup(setup: ModelSetup, seed: int = 0, device: str | torch.device = "
             model = build_model(dict(setup.section), {})
         except (TypeError, ValueError) as exc:
             raise ScrutinyError(f"{setup.label}: cannot build {setup.section['name']}: {exc}") from None
-    return model.to(_device(device))
+    return model.to(resolve_device(device))
 
 
 def spp_compare(
@@ -165,7 +162,7 @@ def spp_compare(
             "label": setup.label,
             "model_spec": setup.section,
             "init_seed": seed,
-            "device": str(_device(device)),
+            "device": str(resolve_device(device)),
             **result.meta,
         }
         results[setup.label] = SPPResult(result.rows, meta)
