@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from scrutiny.analysis.check import check_claim, plan_claim
 from scrutiny.cases import case_claim
 from scrutiny.spec import spec_hash
 from scrutiny.store import Store
+from scrutiny.workflows.check import check_claim, plan_claim
 
 
 def time_to(rows: list[dict], which: str) -> tuple[float | None, int | None, float | None]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scrutiny.analysis.check import plan_claim, score_claim
+from scrutiny.analysis.check import claim_setup, score_claim
 from scrutiny.analysis.dedup import rescore_without_duplicates
 from scrutiny.analysis.verdicts import REPRODUCED, evaluate
 from scrutiny.audit.duplicates import audit_duplicates, load_audit
@@ -55,8 +55,8 @@ def leaky_claim(tmp_path, monkeypatch):
     (tmp_path / "spec.yaml").write_text(SPEC)
     (tmp_path / "claim.yaml").write_text(CLAIM)
     store = Store(tmp_path / "runs")
-    plan = plan_claim(tmp_path / "claim.yaml", "cpu", store)
-    run_trials([(t.spec, t.seed) for t in plan.trials], store, threads=1)
+    plan = claim_setup(tmp_path / "claim.yaml", "cpu")
+    run_trials([(spec, s) for spec in plan.specs.values() for s in plan.seeds], store, threads=1)
     return plan, store
 
 
@@ -96,10 +96,10 @@ def test_an_empty_audit_reproduces_the_stored_scores_and_missing_outputs_are_nam
     same = rescore_without_duplicates(result, store, audit)
     for name, arm in result.arms.items():
         np.testing.assert_allclose(same.arms[name].scores, arm.scores, rtol=0, atol=1e-12)
-    gone = store.trial_dir(plan.trials[0].trial_id) / "outputs.npz"
+    gone = store.trial_dir(plan.trial_ids()[0]) / "outputs.npz"
     gone.unlink()
     partial = rescore_without_duplicates(result, store, audit)
-    assert [m.trial_id for m in partial.missing] == [plan.trials[0].trial_id]
+    assert [m.trial_id for m in partial.missing] == [plan.trial_ids()[0]]
     assert "eval.save_outputs: true" in partial.missing[0].message()
     audit.dataset["name"] = "digits"
     with pytest.raises(ScrutinyError, match="the audit is of 'digits'"):

@@ -2,11 +2,11 @@
 
 import pytest
 
-from scrutiny.analysis.check import check_claim, plan_claim
 from scrutiny.errors import ScrutinyError, SpecError
 from scrutiny.spec import trial_id
 from scrutiny.spec.claim import load_claim
 from scrutiny.store import Store
+from scrutiny.workflows.check import check_claim, plan_claim
 
 SPEC = """
 model: {name: small_cnn, width: 8}

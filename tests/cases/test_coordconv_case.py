@@ -2,10 +2,10 @@
 
 import pytest
 
-from scrutiny.analysis.check import check_claim, plan_claim
 from scrutiny.cases import case_claim, case_names
 from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
+from scrutiny.workflows.check import check_claim, plan_claim
 
 
 def test_the_case_is_listed_and_its_scales_resolve():
@@ -77,8 +77,8 @@ def test_the_handbuilt_checks_fail_loudly_when_the_network_is_wrong(monkeypatch)
     """The section's EXACT verdict must depend on the network: break the locator's bias and it must say so."""
     import torch
 
-    from scrutiny.analysis.sections import handbuilt_network as section
     from scrutiny.models import analytic
+    from scrutiny.workflows import sections as section
 
     good = section.check_locator(8, 8)
     assert good["exact"] == 64 and good["max_abs_error"] == 0.0

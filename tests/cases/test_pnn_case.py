@@ -7,12 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from scrutiny.analysis.check import plan_claim, score_claim
 from scrutiny.analysis.sections.ablation_gap import ablation_gap
 from scrutiny.cases import case_claim, case_names
 from scrutiny.spec import diff, flatten, trial_id
 from scrutiny.spec.claim import arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
+from scrutiny.workflows.check import plan_claim, score_claim
+from scrutiny.workflows.sections import attribute_gap
 
 FACTOR_ARMS = {
     "optimizer": "klachko_optimizer",
@@ -155,10 +156,9 @@ def test_ablation_gap_recovers_known_contributions_from_the_store(tmp_path):
 
     plt.close("all")
     # leave-one-out over the same store: v(B) - v(B - f) is f's effect plus its share of the f1 × f2 interaction
-    loo = ablation_gap(
-        result, store, base="A", target="B", factors={"f1": "b_f1", "f2": "b_f2", "f3": "b_f3"},
-        design="leave-one-out", named=["f3"],
-    )  # fmt: skip
+    args = {"base": "A", "target": "B", "factors": {"f1": "b_f1", "f2": "b_f2", "f3": "b_f3"}, "named": ["f3"]}
+    args["design"] = "leave-one-out"
+    loo = ablation_gap(result, store, **args, attribution=attribute_gap(result, **args))
     loo_effects = {e["name"]: e["estimate"] for e in loo.data["attribution"]["effects"]}
     assert loo_effects == pytest.approx({"f1": 0.10 + PAIR, "f2": 0.03 + PAIR, "f3": -0.02})
     assert loo.data["attribution"]["residual"]["estimate"] == pytest.approx(-PAIR)

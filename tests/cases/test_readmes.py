@@ -108,9 +108,9 @@ def test_coordconv_cpu_learning_rates_are_the_tuning_runs_choice():
 
 def test_digits_width_smoke_verdicts_have_their_direction_and_estimate(tmp_path):
     """Fixed smoke data (seeds 0-1, one epoch): the wide net is ahead of the narrow one by a known margin."""
-    from scrutiny.analysis.check import check_claim, plan_claim
     from scrutiny.cases import case_claim
     from scrutiny.store import Store
+    from scrutiny.workflows.check import check_claim, plan_claim
 
     store = Store(tmp_path / "runs")
     result = check_claim(plan_claim(case_claim("digits_width"), "smoke", store), store, threads=1)

@@ -10,7 +10,7 @@ pytest.importorskip("mlflow", reason="the MLflow export needs the mlflow extra: 
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
-from scrutiny.analysis.check import plan_claim, score_claim
+from scrutiny.analysis.check import claim_setup, score_claim
 from scrutiny.export import export_claim, export_store
 from scrutiny.stats import iqm, mean_ci
 from scrutiny.store import Store
@@ -20,7 +20,7 @@ def test_claim_export_links_aggregates_and_verdicts_and_is_idempotent(built, db_
     from scrutiny.report.render import write_report
 
     store = Store(built.store_dir)
-    result = score_claim(plan_claim(built.claim_file, None, store), store)
+    result = score_claim(claim_setup(built.claim_file), store)
     report = write_report(result, tmp_path / "report")
     export_store(store, db_uri, "claim")  # the trials first, without parents: the claim export links them
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from scrutiny.analysis.check import check_claim, plan_claim
 from scrutiny.cases import case_claim
 from scrutiny.report.render import write_report
 from scrutiny.store import Store
+from scrutiny.workflows.check import check_claim, plan_claim
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

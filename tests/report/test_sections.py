@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from scrutiny.analysis.check import check_claim, plan_claim
 from scrutiny.errors import SpecError
 from scrutiny.report.render import write_report
 from scrutiny.spec.claim import load_claim
 from scrutiny.stats import seeds_needed, seeds_needed_t
 from scrutiny.store import Store
+from scrutiny.workflows.check import check_claim, plan_claim
 
 SPEC = """
 model: {name: small_cnn, width: 8}

@@ -1,7 +1,13 @@
-"""Check a claim: run what the store lacks for every arm at a scale, then score, test and cost the arms."""
+"""Score a claim: its arms' score tables from the store (or from a file of scores), and a verdict per hypothesis.
+
+Nothing here runs a trial or writes the store: :mod:`scrutiny.workflows.check` runs what the store lacks, records
+the pre-registration, computes what report sections need (networks they show, attributions) and then calls
+:func:`score_claim`. A :class:`ClaimSetup` is the claim at a scale: its resolved arm specs and verdict seeds.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,37 +16,28 @@ import numpy as np
 
 from scrutiny.analysis.scores import ArmScores, collect_arm
 from scrutiny.analysis.verdicts import RULES_TEXT, Rules, Verdict, evaluate_family
-from scrutiny.execute import PlannedTrial, Reporter, SweepResult, plan, run_trials
-from scrutiny.spec import Spec, diff, spec_hash
+from scrutiny.spec import Spec, diff, parse_seeds, trial_id
 from scrutiny.spec.claim import Claim, arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
 
+# computes, from a result whose arms are scored, keyword arguments per section (index in the claim's list)
+SectionInputs = Callable[["ClaimResult"], Mapping[int, Mapping[str, Any]]]
+
 
 @dataclass
-class ClaimPlan:
-    """The trials a claim needs at a scale."""
+class ClaimSetup:
+    """A claim at a scale: the claim, its file, the scale, the verdict seeds and each arm's resolved spec."""
 
     claim: Claim
     path: Path
     scale: str
     seeds: list[int]
     specs: dict[str, Spec]
-    trials: list[PlannedTrial]
 
-    def to_run(self, retry_failed: bool = False) -> list[PlannedTrial]:
-        return [t for t in self.trials if t.needs_run(retry_failed)]
-
-    def estimate_seconds(self, store: Store) -> dict[str, float | None]:
-        """Per arm: mean wall time of its finished trials times the trials still to run (None: nothing to go on)."""
-        out: dict[str, float | None] = {}
-        for name, spec in self.specs.items():
-            h = spec_hash(spec)
-            mine = [t for t in self.trials if spec_hash(t.spec) == h]
-            times = [store.result(t.trial_id).get("wall_time_s") for t in mine if t.status == "complete"]
-            times = [t for t in times if t]
-            todo = sum(1 for t in mine if t.needs_run(False))
-            out[name] = float(np.mean(times)) * todo if times else (0.0 if todo == 0 else None)
-        return out
+    def trial_ids(self) -> list[str]:
+        """The ids of every arm's trials at the seeds, each once (an arm shared by two names counts once)."""
+        ids = (trial_id(spec, s) for spec in self.specs.values() for s in self.seeds)
+        return list(dict.fromkeys(ids))
 
 
 @dataclass
@@ -143,8 +140,6 @@ def _tuning(claim: Claim, verdict_seeds: list[int]) -> dict[str, Any]:
     flags = []
     if t is None:
         return {"declared": False, "flags": ["the claim does not declare how its arms' settings were chosen"]}
-    from scrutiny.trials.seeding import parse_seeds
-
     seeds = (parse_seeds(",".join(map(str, t.seeds)) if isinstance(t.seeds, list) else t.seeds)) if t.seeds else []
     overlap = sorted(set(seeds) & set(verdict_seeds))
     if overlap:
@@ -167,121 +162,39 @@ def _mean(x: np.ndarray) -> float | None:
     return float(np.nanmean(x)) if x.size and not np.all(np.isnan(x)) else None
 
 
-def plan_claim(
+def claim_setup(
     path: str | Path,
-    scale: str | None,
-    store: Store,
+    scale: str | None = None,
     *,
     overrides: list[str] | None = None,
     seeds: str | None = None,
     arm_overrides: dict[str, list[str]] | None = None,
-) -> ClaimPlan:
-    """Load a claim and list its trials at ``scale`` (default: the claim's ``default_scale``).
+) -> ClaimSetup:
+    """Load a claim and resolve its arms' specs and seeds at ``scale`` (default: the claim's ``default_scale``).
 
-    ``overrides`` apply to every arm; ``arm_overrides`` (arm -> ``key=value``s) to one arm each, e.g. its weights.
+    Args:
+        path: The claim YAML.
+        scale: ``smoke``, ``cpu``, ``paper`` or another scale the claim declares.
+        overrides: ``key=value`` overrides applied to every arm.
+        seeds: The verdict seeds instead of the scale's: ``"0-4"`` or ``"0,3,7"``.
+        arm_overrides: Arm -> ``key=value`` overrides of that arm alone (e.g. its ``model.weights``).
+
+    Raises:
+        SpecError: The claim or an arm's spec does not validate (one line naming the file and the key).
     """
     path = Path(path)
     claim = load_claim(path)
     scale = scale or claim.default_scale
     specs = arm_specs(claim, path, scale, overrides, arm_overrides)
-    seed_list = claim_seeds(claim, scale, seeds)
-    trials = plan([(spec, s) for spec in specs.values() for s in seed_list], store)
-    return ClaimPlan(claim, path, scale, seed_list, specs, trials)
+    return ClaimSetup(claim, path, scale, claim_seeds(claim, scale, seeds), specs)
 
 
-def check_inputs(p: ClaimPlan) -> None:
-    """Fail in one line when the scale ``requires`` local inputs that the specs lack.
-
-    ``data_root``: every arm's ``data.root`` must be a folder. ``weights``: every evaluation-only arm
-    (``train.epochs: 0``) must load ``model.weights``, or it would evaluate a random network. scrutiny downloads
-    neither.
-    """
-    from scrutiny.errors import ScrutinyError
-    from scrutiny.spec.claim import Scale
-
-    requires = p.claim.scales.get(p.scale, Scale()).requires  # type: ignore[call-overload]
-    need = []
-    if "data_root" in requires:
-        bad = sorted(
-            {
-                str(s.data.root)
-                for s in p.specs.values()
-                if not s.data.root or not Path(s.data.root).expanduser().is_dir()
-            }
-        )
-        if bad:
-            need.append(f"--data-root DIR (a local dataset folder; got {', '.join(bad)})")
-    if "weights" in requires:
-        missing = [n for n, s in p.specs.items() if s.train.epochs == 0 and s.model.weights is None]
-        if missing:
-            need.append("--weights ARM=FILE for " + ", ".join(missing))
-    if need:
-        raise ScrutinyError(f"{p.path.parent.name} at scale {p.scale} needs local inputs: give " + " and ".join(need))
-
-
-def check_claim(
-    claim_plan: ClaimPlan,
-    store: Store,
-    *,
-    workers: int = 1,
-    threads: int | None = None,
-    retry_failed: bool = False,
-    reporter: Reporter | None = None,
-    seed: int = 0,
-    max_seeds: int | None = None,
-    round_size: int = 2,
-    executor: Any = None,
-) -> ClaimResult:
-    """Run the plan's missing trials (resumably), then score every arm and evaluate every hypothesis.
-
-    ``executor`` (a :class:`scrutiny.execute.Executor`) says where the trials run; default: this machine.
-
-    With ``max_seeds``, seeds are added in rounds of ``round_size`` per undecided arm until every confirmatory
-    hypothesis is decided or ``max_seeds`` is reached, with alpha spending over the looks
-    (:mod:`scrutiny.analysis.sequential`).
-    """
-    p = claim_plan
-    check_inputs(p)
-    register_claim(p, store)
-
-    def run(seeds_per_arm: dict[str, list[int]]) -> SweepResult:
-        pairs = [(p.specs[a], s) for a, seeds in seeds_per_arm.items() for s in seeds]
-        options = {"workers": workers, "threads": threads, "retry_failed": retry_failed, "executor": executor}
-        return run_trials(pairs, store, reporter=reporter, **options)
-
-    if max_seeds is None:
-        sweep = run({a: p.seeds for a in p.specs})
-        return score_claim(p, store, sweep=sweep, seed=seed)
-    from scrutiny.analysis.sequential import run_looks, schedule
-
-    looks = schedule(len(p.seeds), max_seeds, round_size)
-    first_new = max(p.seeds) + 1
-    pool = list(p.seeds) + list(range(first_new, first_new + max_seeds - len(p.seeds)))
-    sweeps: list[SweepResult] = []
-
-    def score_at(counts: dict[str, int]) -> dict[str, ArmScores]:
-        sweeps.append(run({a: pool[:n] for a, n in counts.items()}))
-        return _collect(p, store, {a: pool[:n] for a, n in counts.items()})
-
-    hyps = [h for h in p.claim.hypotheses if h.applies(p.scale)]
-    rules = Rules.of_claim(p.claim, seed=seed)
-    verdicts, made, arms = run_looks(hyps, rules, looks, score_at, list(p.specs))
-    result = _result(p, store, arms, verdicts, sweeps[-1] if sweeps else None)
-    result.looks = [look.to_dict() for look in made]
-    if any(s.interrupted for s in sweeps):
-        result.sweep["interrupted"] = True
-    return result
-
-
-def register_claim(p: ClaimPlan, store: Store) -> dict[str, Any]:
-    """Record what the claim will decide at this scale before its trials run (see :mod:`.preregistration`)."""
-    from scrutiny.analysis.preregistration import register
-
-    complete = {t.trial_id for t in p.trials if t.status == "complete"}
-    return register(store.root, p.claim, p.path, p.scale, p.specs, p.seeds, complete)
-
-
-def _collect(p: ClaimPlan, store: Store, seeds: dict[str, list[int]] | None = None) -> dict[str, ArmScores]:
+def collect_arms(setup: ClaimSetup, store: Store, seeds: Mapping[str, list[int]] | None = None) -> dict[str, ArmScores]:
+    """Each arm's score table from the store, at the setup's seeds (or ``seeds[arm]``)."""
+    p = setup
+    epoch_fields = sorted(
+        {m for h in p.claim.hypotheses if h.applies(p.scale) for m in (h.metric, h.metric_b) if m and "@" in m}
+    )
     arms = {}
     for name, spec in p.specs.items():
         arm = p.claim.arms[name]
@@ -293,41 +206,57 @@ def _collect(p: ClaimPlan, store: Store, seeds: dict[str, list[int]] | None = No
             p.claim.metric,
             label=arm.label,
             reported=arm.reported.model_dump() if arm.reported else None,
-            epoch_fields=sorted(
-                {m for h in p.claim.hypotheses if h.applies(p.scale) for m in (h.metric, h.metric_b) if m and "@" in m}
-            ),
+            epoch_fields=epoch_fields,
         )
     return arms
 
 
-def score_claim(p: ClaimPlan, store: Store, *, sweep: SweepResult | None = None, seed: int = 0) -> ClaimResult:
-    """Score a claim from what the store holds (runs nothing)."""
-    arms = _collect(p, store)
-    hyps = [h for h in p.claim.hypotheses if h.applies(p.scale)]
-    verdicts = evaluate_family(hyps, arms, Rules.of_claim(p.claim, seed=seed))
-    return _result(p, store, arms, verdicts, sweep)
-
-
-def _result(
-    p: ClaimPlan, store: Store, arms: dict[str, ArmScores], verdicts: list[Verdict], sweep: SweepResult | None
+def score_claim(
+    setup: ClaimSetup,
+    store: Store,
+    *,
+    sweep: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    section_inputs: SectionInputs | None = None,
 ) -> ClaimResult:
+    """Score a claim from what the store holds (runs nothing): every arm's scores and every hypothesis's verdict.
+
+    Args:
+        setup: The claim at a scale (:func:`claim_setup`).
+        store: The trial store, read only.
+        sweep: What the sweep before it did (``ran``, ``skipped``, ``interrupted``, ``counts``), for the report.
+        seed: Seed of the resampling tests.
+        section_inputs: Computes what the claim's report sections need beyond the scores (see
+            :func:`scrutiny.workflows.sections.section_inputs`); without it such a section says what it lacks.
+
+    Returns:
+        The claim's result: per arm its scores and costs, per hypothesis its verdict, the report sections.
+    """
+    arms = collect_arms(setup, store)
+    hyps = [h for h in setup.claim.hypotheses if h.applies(setup.scale)]
+    verdicts = evaluate_family(hyps, arms, Rules.of_claim(setup.claim, seed=seed))
+    return claim_result(setup, store, arms, verdicts, sweep, section_inputs)
+
+
+def claim_result(
+    setup: ClaimSetup,
+    store: Store,
+    arms: dict[str, ArmScores],
+    verdicts: list[Verdict],
+    sweep: Mapping[str, Any] | None = None,
+    section_inputs: SectionInputs | None = None,
+) -> ClaimResult:
+    """The result of scored arms and their verdicts: the specs' differences, the pre-registration, the sections."""
     from scrutiny.analysis.preregistration import status
 
+    p = setup
     names = list(p.specs)
     differences = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             for d in diff(p.specs[a], p.specs[b]):
                 differences.append({"a": a, "b": b, "key": d.key, "value_a": _plain(d.a), "value_b": _plain(d.b)})
-    sweep_info = {}
-    if sweep is not None:
-        sweep_info = {
-            "ran": len(sweep.ran),
-            "skipped": len(sweep.skipped),
-            "interrupted": sweep.interrupted,
-            "counts": sweep.counts(),
-        }
-    result = ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, sweep_info)
+    result = ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, dict(sweep or {}))
     result.preregistration = status(store.root, p.claim, p.path, p.scale, p.specs, p.seeds)
     started = [
         arms[name].started_at for name in arms if getattr(arms[name], "started_at", None)
@@ -336,7 +265,8 @@ def _result(
     if p.claim.sections:
         from scrutiny.analysis.sections import build_sections
 
-        result.sections = build_sections(result, store)
+        computed = section_inputs(result) if section_inputs is not None else None
+        result.sections = build_sections(result, store, computed)
     return result
 
 
@@ -374,12 +304,14 @@ def score_claim_file(path: str | Path, scores: str | Path, scale: str | None = N
     return result
 
 
-def decide_without_duplicates(result: ClaimResult, store: Store, audit_path: str | Path, seed: int = 0) -> None:
+def decide_without_duplicates(
+    result: ClaimResult, store: Store, audit_path: str | Path, seed: int = 0
+) -> dict[str, Any]:
     """Decide the claim's hypotheses again on the test examples a duplicates audit does not flag.
 
-    Sets ``result.without_duplicates``: per hypothesis, the verdict on the duplicate-free subset (``None`` where
-    its metric cannot be recomputed from per-example outputs), which verdicts changed, and the trials that lack
-    outputs (named with the spec key that saves them).
+    Sets and returns ``result.without_duplicates``: per hypothesis, the verdict on the duplicate-free subset
+    (``None`` where its metric cannot be recomputed from per-example outputs), which verdicts changed, and the trials
+    that lack outputs (named with the spec key that saves them).
     """
     from dataclasses import replace
 
@@ -401,6 +333,7 @@ def decide_without_duplicates(result: ClaimResult, store: Store, audit_path: str
         "changed": changed,
         "not_recomputable": [h.text() for h in hyps if h not in usable],
     }
+    return result.without_duplicates
 
 
 def _sides(h: Any, claim_metric: str) -> list[tuple[str, str]]:

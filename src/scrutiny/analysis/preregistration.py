@@ -1,26 +1,27 @@
 """Pre-registration: what a claim will decide is fixed before the trials that decide it, and the report shows it.
 
-``scrutiny check`` records, per claim and scale, in ``<store>/claims/<key>.json``: the hash of the claim's
-confirmatory part (arms and their resolved spec hashes, the confirmatory hypotheses with their tolerances, the
-seeds, α, the multiplicity rule, the failure policy and the pairing) with the time it was first seen, and per
-hypothesis when it was first seen and whether trials of its arms at its seeds had already finished then. A
-hypothesis (or a tolerance: it is part of the hypothesis) first seen after its results existed is flagged
-"changed after results were seen".
+Checking a claim (:func:`scrutiny.workflows.check.register_claim`, before its trials run) records, per claim and
+scale, in ``<store>/claims/<key>.json``: the hash of the claim's confirmatory part (arms and their resolved spec
+hashes, the confirmatory hypotheses with their tolerances, the seeds, α, the multiplicity rule, the failure policy
+and the pairing) with the time it was first seen, and per hypothesis when it was first seen and whether trials of
+its arms at its seeds had already finished then. A hypothesis (or a tolerance: it is part of the hypothesis) first
+seen after its results existed is flagged "changed after results were seen". This module reads the record
+(:func:`status`) and says where it lives and what it holds; writing it is the check workflow's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrutiny.spec import Spec, spec_hash, trial_id
+from scrutiny.spec import Spec, spec_hash
 from scrutiny.spec.claim import Claim, Hypothesis
 
 
-def _digest(obj: Any) -> str:
+def digest(obj: Any) -> str:
+    """The SHA-256 of ``obj`` as sorted JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -43,44 +44,15 @@ def _hyp(h: Hypothesis) -> dict[str, Any]:
     return h.model_dump(exclude={"name", "note", "scales"})
 
 
-def _key(claim: Claim, path: Path, scale: str) -> str:
-    return f"{path.parent.name}-{path.stem}-{scale}-{_digest(claim.title)[:8]}"
+def record_file(store_root: str | Path, claim: Claim, path: Path, scale: str) -> Path:
+    """Where the registration of ``claim`` (file ``path``) at ``scale`` is kept: ``<store>/claims/<key>.json``."""
+    key = f"{path.parent.name}-{path.stem}-{scale}-{digest(claim.title)[:8]}"
+    return Path(store_root) / "claims" / f"{key}.json"
 
 
-def register(
-    store_root: str | Path,
-    claim: Claim,
-    path: Path,
-    scale: str,
-    specs: dict[str, Spec],
-    seeds: list[int],
-    complete: set[str],
-) -> dict[str, Any]:
-    """Record the claim's confirmatory part (before its trials run) and return the registration for the report.
-
-    ``complete``: the ids of trials already finished in the store.
-    """
-    from scrutiny.store._atomic import write_json
-
-    part = confirmatory_part(claim, scale, specs, seeds)
-    folder = Path(store_root) / "claims"
-    file = folder / f"{_key(claim, path, scale)}.json"
-    record = _read(file) or {"claim": claim.title, "scale": scale, "hashes": [], "hypotheses": {}}
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    digest = _digest(part)
-    if digest not in [e["hash"] for e in record["hashes"]]:
-        record["hashes"].append({"hash": digest, "first_seen": now})
-    for h in claim.hypotheses:
-        if not h.applies(scale) or h.exploratory:
-            continue
-        key = _digest({"h": _hyp(h), "seeds": seeds, "arms": [spec_hash(specs[a]) for a in (h.a, h.b) if a]})
-        if key in record["hypotheses"]:
-            continue
-        existed = sorted(tid for a in (h.a, h.b) if a for s in seeds if (tid := trial_id(specs[a], s)) in complete)
-        record["hypotheses"][key] = {"text": h.text(), "first_seen": now, "results_existed": len(existed)}
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(file, record)
-    return status(store_root, claim, path, scale, specs, seeds)
+def hypothesis_key(h: Hypothesis, seeds: list[int], specs: dict[str, Spec]) -> str:
+    """The key of a confirmatory hypothesis in the record: its text, tolerances, seeds and arms' spec hashes."""
+    return digest({"h": _hyp(h), "seeds": seeds, "arms": [spec_hash(specs[a]) for a in (h.a, h.b) if a]})
 
 
 def status(
@@ -88,27 +60,27 @@ def status(
 ) -> dict[str, Any]:
     """The registration as the report shows it: the current hash, when it was first seen, flagged hypotheses."""
     part = confirmatory_part(claim, scale, specs, seeds)
-    record = _read(Path(store_root) / "claims" / f"{_key(claim, path, scale)}.json") or {}
-    digest = _digest(part)
+    record = read_record(record_file(store_root, claim, path, scale)) or {}
+    current = digest(part)
     seen = {e["hash"]: e["first_seen"] for e in record.get("hashes", [])}
     flagged = []
     for h in claim.hypotheses:
         if not h.applies(scale) or h.exploratory:
             continue
-        key = _digest({"h": _hyp(h), "seeds": seeds, "arms": [spec_hash(specs[a]) for a in (h.a, h.b) if a]})
-        entry = record.get("hypotheses", {}).get(key)
+        entry = record.get("hypotheses", {}).get(hypothesis_key(h, seeds, specs))
         if entry is None or entry["results_existed"]:
             flagged.append(h.text())
     return {
-        "hash": digest,
-        "registered": digest in seen,
-        "first_seen": seen.get(digest),
-        "earlier_hashes": [h for h in seen if h != digest],
+        "hash": current,
+        "registered": current in seen,
+        "first_seen": seen.get(current),
+        "earlier_hashes": [h for h in seen if h != current],
         "changed_after_results": flagged,
     }
 
 
-def _read(file: Path) -> dict[str, Any] | None:
+def read_record(file: Path) -> dict[str, Any] | None:
+    """The record in ``file``, or ``None`` where there is none (or it is not a JSON object)."""
     try:
         data = json.loads(file.read_text())
     except (OSError, ValueError):

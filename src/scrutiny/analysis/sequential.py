@@ -3,7 +3,8 @@
 The error control stays valid under the repeated looks by alpha spending (:mod:`scrutiny.stats.sequential`): look
 k decides the still-undecided confirmatory hypotheses at the α increment it spends, with Holm's procedure over
 them; a verdict reached at a look is final. The schedule of looks (``n0, n0 + k, ...,  max_seeds`` seeds per arm) is
-fixed by the command before the first look, as the spending function requires.
+fixed by the workflow before the first look, as the spending function requires (:mod:`scrutiny.workflows.check`
+runs the trials of each look; here only the decisions are made).
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ from typing import Any
 
 from scrutiny.analysis.scores import ArmScores
 from scrutiny.analysis.verdicts import INCONCLUSIVE, Rules, Verdict, evaluate_family
+from scrutiny.errors import ScrutinyError
 from scrutiny.spec.claim import Hypothesis
 from scrutiny.stats.sequential import spent_alpha
 
 
 def schedule(n0: int, max_seeds: int, round_size: int) -> list[int]:
-    """Seeds per arm at each look: ``n0``, then ``round_size`` more each round, the last at ``max_seeds``."""
+    """Seeds per arm at each look: ``n0``, then ``round_size`` more each round, the last at ``max_seeds``.
+
+    Raises:
+        ScrutinyError: ``round_size`` below 1, or ``max_seeds`` below ``n0``.
+    """
     if round_size < 1:
-        raise ValueError(f"round_size: expected at least 1, got {round_size}")
+        raise ScrutinyError(f"round_size: expected at least 1, got {round_size}")
     if max_seeds < n0:
-        raise ValueError(f"max_seeds: expected at least the scale's {n0} seeds, got {max_seeds}")
+        raise ScrutinyError(f"max_seeds: expected at least the scale's {n0} seeds, got {max_seeds}")
     looks = [n0]
     while looks[-1] < max_seeds:
         looks.append(min(max_seeds, looks[-1] + round_size))

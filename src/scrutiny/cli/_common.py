@@ -92,6 +92,8 @@ def executor_from_flags(
 def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
     """Re-raise an error that names a library parameter (``name: ...``) with its command-line flag instead.
 
+    An error that names parameters inside its message has a ``with_flags(flags)`` method that writes it with flags.
+
     Args:
         flags: Parameter -> flag for the command at hand, on top of the shared :data:`FLAGS` (executor and store).
     """
@@ -99,7 +101,8 @@ def flag_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
     try:
         yield
     except ScrutinyError as exc:
-        exc.args = (flag_message(str(exc), names),)
+        with_flags = getattr(exc, "with_flags", None)  # an error naming several parameters renders itself
+        exc.args = (with_flags(names) if callable(with_flags) else flag_message(str(exc), names),)
         raise
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -54,6 +55,20 @@ DedupOpt = typer.Option(
 )
 
 
+# library parameter -> the flag that sets it (beyond the executor's and --store, in _common.FLAGS)
+FLAGS = {
+    "scale": "--scale",
+    "seeds": "--seeds",
+    "overrides": "--set",
+    "data_root": "--data-root",
+    "weights": "--weights",
+    "scores": "--scores",
+    "max_seeds": "--max-seeds",
+    "round_size": "--round",
+    "exclude_duplicates": "--exclude-duplicates",
+}
+
+
 def _check(
     claim_file: Path,
     scale: str | None,
@@ -75,8 +90,8 @@ def _check(
     exclude_duplicates: Path | None = None,
     **executor_flags: object,
 ) -> None:
-    from scrutiny.analysis.check import check_claim, check_inputs, score_claim
     from scrutiny.errors import ScrutinyError
+    from scrutiny.workflows.check import check_claim, check_inputs, plan_claim
 
     out = Output(as_json)
     if until_decisive != (max_seeds is not None):
@@ -86,84 +101,39 @@ def _check(
             raise ScrutinyError(
                 "--scores decides on the file's scores: it takes no --until-decisive, --dry-run or --exclude-duplicates"
             )
-        from scrutiny.analysis.check import score_claim_file
-
-        _finish(out, score_claim_file(claim_file, scores, scale), out_dir, as_json)
+        with flag_errors(FLAGS):
+            _finish(out, check_claim(claim_file, scale=scale, scores=scores), out_dir, as_json)
         return
     trial_store = Store(store)
-    if data_root is not None:
-        overrides = [*overrides, f"data.root={data_root}"]
-    p = _plan(claim_file, scale, trial_store, overrides, seeds, _arm_weights(weights or []))
-    check_inputs(p)
-    to_run = p.to_run(retry_failed)
-    estimate = p.estimate_seconds(trial_store)
-    if dry_run:
-        rows = []
-        for name, spec in p.specs.items():
-            mine = [t for t in p.trials if t.spec == spec]
-            rows.append(
-                [
-                    name,
-                    p.claim.arms[name].label or spec.label,
-                    len(mine),
-                    sum(t.needs_run(retry_failed) for t in mine),
-                    "unknown (no finished trial yet)" if estimate[name] is None else f"{estimate[name]:.0f} s",
-                ]
-            )
-        out.table(
-            f"{p.claim.title} — scale {p.scale}, seeds {p.seeds}: {len(to_run)} of {len(p.trials)} trials to run",
-            ["arm", "label", "trials", "to run", "estimated time"],
-            rows,
+    with flag_errors(FLAGS):
+        p = plan_claim(
+            claim_file, scale, trial_store, overrides=overrides, seeds=seeds, data_root=data_root, weights=weights or []
         )
-        if as_json:
-            out.json(
-                {
-                    "claim": str(claim_file),
-                    "scale": p.scale,
-                    "seeds": p.seeds,
-                    "dry_run": True,
-                    "trials": [
-                        {
-                            "arm": _arm_of(p, t.spec),
-                            "trial_id": t.trial_id,
-                            "seed": t.seed,
-                            "status": t.status,
-                            "run": t.needs_run(retry_failed),
-                        }
-                        for t in p.trials
-                    ],
-                    "estimated_seconds": estimate,
-                }
-            )
+        check_inputs(p)
+    to_run = p.to_run(retry_failed)
+    if dry_run:
+        _dry_run(out, p, claim_file, retry_failed, p.estimate_seconds(trial_store), as_json)
         return
     out.note(
         f"{p.claim.title}: scale {p.scale}, {len(p.specs)} arms × {len(p.seeds)} seeds; "
         f"running {len(to_run)} of {len(p.trials)} trials (store: {store})"
     )
-    if to_run or until_decisive:
-        with progress_reporter(out) as reporter, flag_errors():
-            result = check_claim(
-                p,
-                trial_store,
-                workers=workers,
-                threads=threads,
-                retry_failed=retry_failed,
-                reporter=reporter,
-                max_seeds=max_seeds,
-                round_size=round_size,
-                executor=executor_from_flags(**executor_flags),
-            )
-    else:
-        from scrutiny.analysis.check import register_claim
-
-        register_claim(p, trial_store)
-        result = score_claim(p, trial_store)
-    if exclude_duplicates is not None:
-        from scrutiny.analysis.check import decide_without_duplicates
-
-        decide_without_duplicates(result, trial_store, exclude_duplicates)
-        for m in (result.without_duplicates or {}).get("missing_outputs", []):
-            out.note(f"warning: {m['message']}")
+    runs = bool(to_run) or until_decisive  # the progress display and the executor only where trials may run
+    with progress_reporter(out) if runs else nullcontext(None) as reporter, flag_errors(FLAGS):
+        result = check_claim(
+            p,
+            trial_store,
+            workers=workers,
+            threads=threads,
+            retry_failed=retry_failed,
+            reporter=reporter,
+            max_seeds=max_seeds,
+            round_size=round_size,
+            exclude_duplicates=exclude_duplicates,
+            executor=executor_from_flags(**executor_flags) if runs else None,
+        )
+    for m in (result.without_duplicates or {}).get("missing_outputs", []):
+        out.note(f"warning: {m['message']}")
     if result.sweep.get("interrupted"):
         out.note(
             "interrupted: no report written (an earlier report is left as it was); finished trials are kept, "
@@ -173,6 +143,48 @@ def _check(
             out.json({"interrupted": True, "sweep": result.sweep})
         raise typer.Exit(130)
     _finish(out, result, out_dir, as_json)
+
+
+def _dry_run(out: Output, p, claim_file: Path, retry_failed: bool, estimate: dict, as_json: bool) -> None:
+    """The trials of each arm, those still to run, and their estimated time (a table, or JSON)."""
+    to_run = p.to_run(retry_failed)
+    rows = []
+    for name, spec in p.specs.items():
+        mine = [t for t in p.trials if t.spec == spec]
+        rows.append(
+            [
+                name,
+                p.claim.arms[name].label or spec.label,
+                len(mine),
+                sum(t.needs_run(retry_failed) for t in mine),
+                "unknown (no finished trial yet)" if estimate[name] is None else f"{estimate[name]:.0f} s",
+            ]
+        )
+    out.table(
+        f"{p.claim.title} — scale {p.scale}, seeds {p.seeds}: {len(to_run)} of {len(p.trials)} trials to run",
+        ["arm", "label", "trials", "to run", "estimated time"],
+        rows,
+    )
+    if as_json:
+        out.json(
+            {
+                "claim": str(claim_file),
+                "scale": p.scale,
+                "seeds": p.seeds,
+                "dry_run": True,
+                "trials": [
+                    {
+                        "arm": p.arm_of(t.spec),
+                        "trial_id": t.trial_id,
+                        "seed": t.seed,
+                        "status": t.status,
+                        "run": t.needs_run(retry_failed),
+                    }
+                    for t in p.trials
+                ],
+                "estimated_seconds": estimate,
+            }
+        )
 
 
 def _finish(out: Output, result, out_dir: Path | None, as_json: bool) -> None:
@@ -220,39 +232,6 @@ def _finish(out: Output, result, out_dir: Path | None, as_json: bool) -> None:
             f"without duplicates: {len(changed)} verdict(s) change" + (": " + "; ".join(changed) if changed else "")
         )
     out.print(f"report: {paths['report.html']}")
-
-
-def _arm_weights(items: list[str]) -> dict[str, str]:
-    """``["resnet50=FILE", ...]`` -> ``{"resnet50": "FILE"}``; a malformed or repeated item raises one line."""
-    from scrutiny.errors import ScrutinyError
-
-    out: dict[str, str] = {}
-    for item in items:
-        arm, sep, path = item.partition("=")
-        if not sep or not arm.strip() or not path.strip():
-            raise ScrutinyError(f"--weights: expected ARM=FILE, got {item!r}")
-        if arm.strip() in out:
-            raise ScrutinyError(f"--weights: arm '{arm.strip()}' given twice")
-        out[arm.strip()] = path.strip()
-    return out
-
-
-def _plan(claim_file: Path, scale: str | None, store: Store, overrides: list[str], seeds: str | None, weights):
-    """The claim's plan; ``weights`` (arm -> file) becomes a ``model.weights`` override of that arm alone."""
-    from scrutiny.analysis.check import plan_claim
-    from scrutiny.errors import ScrutinyError
-    from scrutiny.spec.claim import load_claim
-
-    arms = list(load_claim(claim_file).arms) if weights else []
-    unknown = sorted(set(weights) - set(arms))
-    if unknown:
-        raise ScrutinyError(f"--weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(arms)}")
-    arm_overrides = {arm: [f"model.weights={path}"] for arm, path in weights.items()}
-    return plan_claim(claim_file, scale, store, overrides=overrides, seeds=seeds, arm_overrides=arm_overrides)
-
-
-def _arm_of(p, spec) -> str:
-    return next(name for name, s in p.specs.items() if s == spec)
 
 
 @app.command()

@@ -55,11 +55,11 @@ def export_claim(
         report_dir: A report folder (``scrutiny check --out``) whose files are logged with the claim run.
         timeout_s: How long to wait for an HTTP tracking server to answer at first.
     """
-    from scrutiny.analysis.check import plan_claim, score_claim
+    from scrutiny.analysis.check import claim_setup, score_claim
 
     if report_dir is not None and not Path(report_dir).is_dir():
         raise ExportError(f"report_dir: {report_dir} is not a folder")
-    plan = plan_claim(claim_file, scale, store)
+    plan = claim_setup(claim_file, scale)
     result = score_claim(plan, store)
     uri = tracking_uri or default_tracking_uri(store.root)
     key = f"{Path(claim_file).resolve()}:{plan.scale}"
@@ -72,7 +72,7 @@ def export_claim(
             arms[name] = {"run_id": run_id, "written": new}
             for seed in plan.seeds:
                 parents.setdefault(trial_id(result.specs[name], seed), run_id)  # a spec in two arms: the first
-        export_trials(tracker, store, [t.trial_id for t in plan.trials], summary, parents)
+        export_trials(tracker, store, plan.trial_ids(), summary, parents)
         summary.claim = {"key": key, "run_id": claim_run, "written": claim_new, "arms": arms}
     return summary
 

@@ -1,11 +1,12 @@
 """``ablation_gap``: attribute the gap between two arms of a claim to the factors that separate them.
 
 A claim that holds a base arm A, a target arm B and one arm per factor (A with that factor set to B's value, or B
-with it left at A's value) can explain ``B - A`` without running anything else. This section reads the arms' scores
-from the claim's result, builds the design of :mod:`scrutiny.ablation.designs` over the named factors, and computes
-each factor's effect with a bootstrap interval over seeds (:func:`scrutiny.ablation.attribute`): every effect is a
-per-seed contrast of arm scores, so only seeds that every arm completed are used. It draws the waterfall from A to
-B (:func:`scrutiny.ablation.plot_waterfall`) and, when the claim names the factors that a source says matter most
+with it left at A's value) can explain ``B - A`` without running anything else. The check workflow builds the
+design of :mod:`scrutiny.ablation.designs` over the named factors from the arms' scores and computes each factor's
+effect with a bootstrap interval over seeds (:func:`scrutiny.workflows.sections.attribute_gap`, which calls
+:func:`scrutiny.ablation.attribute`): every effect is a per-seed contrast of arm scores, so only seeds that every
+arm completed are used. This section receives that attribution, draws the waterfall from A to B
+(:func:`scrutiny.ablation.plot_waterfall`) and, when the claim names the factors that a source says matter most
 (``named``), compares each of them with every other factor, paired over seeds (t-intervals, the rule of the paired
 hypotheses), and says whether the runs agree: the section's verdict.
 
@@ -20,24 +21,30 @@ Example (``cases/pnn/claim.yaml``)::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scrutiny.ablation.attribution import Attribution, attribute
-from scrutiny.ablation.designs import plan_design
 from scrutiny.analysis.sections._base import Figure, ReportSection, Table
 from scrutiny.analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
 
-_DESIGNS = ("one-at-a-time", "leave-one-out")
+if TYPE_CHECKING:
+    from scrutiny.ablation.attribution import Attribution
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.store import Store
+
+DESIGNS = ("one-at-a-time", "leave-one-out")
 
 
-def _check(result: Any, base: str, target: str, factors: dict[str, str], design: str, named: list[str]) -> None:
+def check_arguments(
+    result: ClaimResult, base: str, target: str, factors: dict[str, str], design: str, named: list[str]
+) -> None:
+    """Fail in one line (``sections: ablation_gap: <argument>: ...``) on an unknown design, arm or named factor."""
     where = "sections: ablation_gap"
-    if design not in _DESIGNS:
-        raise ScrutinyError(f"{where}: design: expected one of {', '.join(_DESIGNS)}, got {design!r}")
+    if design not in DESIGNS:
+        raise ScrutinyError(f"{where}: design: expected one of {', '.join(DESIGNS)}, got {design!r}")
     if not factors:
         raise ScrutinyError(f"{where}: factors: expected at least one factor: arm")
     for key, arm in [("base", base), ("target", target), *((f"factors.{f}", a) for f, a in factors.items())]:
@@ -51,7 +58,7 @@ def _check(result: Any, base: str, target: str, factors: dict[str, str], design:
             raise ScrutinyError(f"{where}: named: '{f}' is not a factor; factors are {sorted(factors)}")
 
 
-def common_scores(result: Any, arms: list[str], metric: str) -> tuple[list[int], dict[str, np.ndarray]]:
+def common_scores(result: ClaimResult, arms: list[str], metric: str) -> tuple[list[int], dict[str, np.ndarray]]:
     """Seeds that every arm in ``arms`` completed, and each arm's ``metric`` on them, ``(n_seeds,)``, in seed order."""
     seeds = sorted(set.intersection(*(set(result.arms[a].complete_seeds) for a in arms)))
     out = {}
@@ -113,12 +120,6 @@ def compare_named(
     return INCONCLUSIVE, rows
 
 
-def _keys(result: Any, reference: str, arm: str) -> tuple[str, ...]:
-    from scrutiny.spec import diff
-
-    return tuple(d.key for d in diff(result.specs[reference], result.specs[arm]))
-
-
 def _statement(outcome: str, named: list[str], ranking: list[str], effects: dict[str, float]) -> str:
     top = ranking[: len(named)]
     ranks = ", ".join(f"{n} ranks {ranking.index(n) + 1} of {len(ranking)} ({effects[n]:+.4f})" for n in named)
@@ -134,8 +135,8 @@ def _statement(outcome: str, named: list[str], ranking: list[str], effects: dict
 
 @SECTIONS.register("ablation_gap")
 def ablation_gap(
-    result: Any,
-    store: Any,
+    result: ClaimResult,
+    store: Store,
     base: str,
     target: str,
     factors: dict[str, str],
@@ -147,6 +148,7 @@ def ablation_gap(
     reps: int = 10_000,
     seed: int = 0,
     title: str | None = None,
+    attribution: Attribution | None = None,
 ) -> ReportSection:
     """Attribute ``target - base`` to ``factors`` (factor name -> its arm), with a waterfall and a table.
 
@@ -161,13 +163,16 @@ def ablation_gap(
         metric: The score (default: the claim's metric); any numeric result field of every arm.
         named: Factors a source names as the largest; each is compared with every other factor.
         omitted: Differences that are not factors, with the reason (listed in the report).
-        confidence: Coverage of the bootstrap intervals.
-        reps: Bootstrap replicates.
-        seed: Seed of the bootstrap resampling.
+        confidence: Coverage of the bootstrap intervals (and of the named comparisons).
+        reps: Bootstrap replicates (used by the workflow that computes ``attribution``).
+        seed: Seed of the bootstrap resampling (likewise).
         title: The heading (default names A and B).
+        attribution: Computed by the workflow from the same arguments
+            (:func:`scrutiny.workflows.sections.attribute_gap`). Without it (a claim scored from the store alone)
+            the section says that the gap was not attributed.
     """
     named = list(named or [])
-    _check(result, base, target, factors, design, named)
+    check_arguments(result, base, target, factors, design, named)
     metric = metric or result.claim.metric
     if title is None:
         title = f"Where the gap from {base} to {target} comes from ({design})"
@@ -177,23 +182,20 @@ def ablation_gap(
     seeds, scores = common_scores(result, arms, metric)
     omitted_rows = [[k, v] for k, v in (omitted or {}).items()]
     tables_omitted = [Table(["difference", "why it is not a factor"], omitted_rows)] if omitted_rows else []
-    if not seeds:
+    if not seeds or attribution is None:
+        said = (
+            f"No seed is complete in every one of the arms {', '.join(arms)}: nothing to attribute yet."
+            if not seeds
+            else "The gap was not attributed for this result (it was scored from the store alone); checking the "
+            "claim attributes it."
+        )
         return ReportSection(
             title=title,
-            paragraphs=[f"No seed is complete in every one of the arms {', '.join(arms)}: nothing to attribute yet."],
+            paragraphs=[said],
             tables=tables_omitted,
-            data={"seeds": [], "design": design, "base": base, "target": target, "factors": factors},
+            data={"seeds": seeds, "design": design, "base": base, "target": target, "factors": factors},
         )
-    plan = plan_design(design, names)
-    full = frozenset(names)
-    by_set = {frozenset(): scores[base], full: scores[target]}
-    for f, arm in factors.items():
-        by_set[frozenset([f]) if design == "one-at-a-time" else full - {f}] = scores[arm]
     reference = base if design == "one-at-a-time" else target
-    keys = {f: _keys(result, reference, arm) for f, arm in factors.items()}
-    attribution = attribute(
-        plan, by_set, metric=metric, seeds=seeds, keys=keys, confidence=confidence, reps=reps, seed=seed
-    )
     paragraphs = [
         f"A = {base}, B = {target}, metric {metric}, {len(seeds)} seeds complete in every arm ({seeds}). Each effect "
         + (
@@ -210,7 +212,7 @@ def ablation_gap(
             f"With {len(seeds)} seeds the bootstrap intervals are rough (few distinct resamples); read them as a "
             "range of the seeds rather than a calibrated interval."
         )
-    no_change = [f for f in names if not keys[f]]
+    no_change = [e.name for e in attribution.effects if not e.keys]
     if no_change:
         paragraphs.append(f"The arms of {', '.join(no_change)} do not differ from {reference}: their effect is noise.")
     rows = _rows(attribution)

@@ -2,89 +2,67 @@
 
 Piekniewski's critique of Liu et al. (2018) builds a fixed network that maps a one-hot image to its exact (x, y)
 (:class:`scrutiny.models.analytic.PiekniewskiLocator`); :func:`scrutiny.models.analytic.handset_coordconv_classifier`
-sets the paper's own CoordConv classifier by hand. This section runs both, untrained, on every position of the
-claim's canvas (borders included) and reports whether they are exact. It trains nothing and reads no trial: the
-networks are fixed functions, so one pass over all positions is the whole experiment.
+sets the paper's own CoordConv classifier by hand. The check workflow runs both, untrained, on every position of
+the claim's canvas (borders included: :func:`scrutiny.workflows.sections.handbuilt_checks`) and passes the counts
+in as ``checks``; this section reports whether they are exact. It trains nothing, reads no trial and runs no
+network: the networks are fixed functions, so one pass over all positions is the whole experiment.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from scrutiny.analysis.sections._base import ReportSection, Table
+from scrutiny.errors import ScrutinyError
 from scrutiny.registry import SECTIONS
 
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
+    from scrutiny.spec import Spec
+    from scrutiny.store import Store
 
-def _canvas(result: Any, canvas: int | None) -> int:
+
+def canvas_size(specs: Mapping[str, Spec], canvas: int | None) -> int:
+    """``canvas`` if given, else the one canvas that every arm's data use; a one-line error where they differ."""
     if canvas is not None:
         return canvas
-    sizes = {s.data.model_dump().get("canvas") for s in result.specs.values()} - {None}
+    sizes = {s.data.model_dump().get("canvas") for s in specs.values()} - {None}
     if len(sizes) != 1:
-        from scrutiny.errors import ScrutinyError
-
         raise ScrutinyError(f"sections: handbuilt_network: the arms use canvases {sorted(sizes)}; set 'canvas'")
     return int(sizes.pop())
 
 
-@torch.no_grad()
-def check_locator(height: int, width: int) -> dict[str, Any]:
-    """Run :class:`PiekniewskiLocator` on every one-hot ``(height, width)`` image; count exact answers."""
-    from scrutiny.models.analytic import PiekniewskiLocator
-
-    net = PiekniewskiLocator(height, width)
-    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
-    truth = torch.stack([cols.flatten(), rows.flatten()], 1).float()  # (H*W, 2) as (x, y)
-    images = torch.zeros(height * width, 1, height, width)
-    images[torch.arange(height * width), 0, rows.flatten(), cols.flatten()] = 1.0
-    out = torch.cat([net(chunk) for chunk in images.split(512)])
-    err = (out - truth).abs()
-    exact = int((err.max(1).values == 0).sum())
-    rejected = 0
-    for bad in (torch.zeros(1, 1, height, width), 2 * images[:1], images[:1] + images[-1:]):
-        try:
-            net(bad)
-        except ValueError:
-            rejected += 1
-    return {
-        "positions": height * width,
-        "exact": exact,
-        "max_abs_error": float(err.max()),
-        "weights": sum(p.numel() for p in net.parameters()) + net.bias.numel(),  # the 1×1 kernel and the bias
-        "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad),
-        "invalid_inputs_rejected": f"{rejected}/3",
-    }
-
-
-@torch.no_grad()
-def check_classifier(height: int, width: int) -> dict[str, Any]:
-    """Run the hand-set CoordConv classifier on every ``(x, y)``; count argmaxes at ``y * W + x``."""
-    from scrutiny.models.analytic import handset_coordconv_classifier
-
-    net = handset_coordconv_classifier(height, width).eval()
-    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
-    coords = torch.stack([cols.flatten(), rows.flatten()], 1).float()
-    pred = torch.cat([net(chunk).argmax(1) for chunk in coords.split(512)])
-    correct = int((pred == rows.flatten() * width + cols.flatten()).sum())
-    return {
-        "positions": height * width,
-        "exact": correct,
-        "max_abs_error": None,
-        "weights": sum(p.numel() for p in net.parameters()),
-        "trainable": 0,
-        "invalid_inputs_rejected": "—",
-    }
-
-
 @SECTIONS.register("handbuilt_network")
 def handbuilt_network(
-    result: Any, store: Any, canvas: int | None = None, title: str = "A hand-built network, zero training"
+    result: ClaimResult,
+    store: Store,
+    canvas: int | None = None,
+    title: str = "A hand-built network, zero training",
+    checks: Mapping[str, dict[str, Any]] | None = None,
 ) -> ReportSection:
-    """Both hand-built solutions on every position of a ``canvas`` × ``canvas`` image (default: the arms' canvas)."""
-    size = _canvas(result, canvas)
-    locator = check_locator(size, size)
-    classifier = check_classifier(size, size)
+    """Both hand-built solutions on every position of a ``canvas`` × ``canvas`` image (default: the arms' canvas).
+
+    Args:
+        result: The claim's result (its arms' specs give the canvas).
+        store: The trial store (unused).
+        canvas: The side of the canvas (default: the arms' ``data.canvas``).
+        title: The heading.
+        checks: Computed by the workflow: ``locator`` and ``classifier``, each with ``positions``, ``exact``,
+            ``max_abs_error``, ``weights``, ``trainable`` and ``invalid_inputs_rejected``. Without them (a claim
+            scored from the store alone) the section says that the networks were not run.
+    """
+    size = canvas_size(result.specs, canvas)
+    if checks is None:
+        return ReportSection(
+            title=title,
+            paragraphs=[
+                f"The hand-built networks were not run for this result (it was scored from the store alone); "
+                f"checking the claim runs them on all {size * size} positions of the {size}×{size} canvas."
+            ],
+            data={"canvas": size, "locator": None, "classifier": None},
+        )
+    locator, classifier = dict(checks["locator"]), dict(checks["classifier"])
     rows = [
         ["one-hot image -> (x, y): Piekniewski's fixed network", *locator.values()],
         ["(x, y) -> pixel class: the paper's CoordConv classifier, weights set by hand", *classifier.values()],

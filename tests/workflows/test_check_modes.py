@@ -1,14 +1,16 @@
-"""check's modes beyond one run: scores brought in a file, sequential seeds, pre-registration, declared tuning."""
+"""check's modes beyond one run: scores brought in a file, sequential seeds, pre-registration, declared tuning; the
+public ``check_claim`` from a path, and its errors naming parameters (the CLI names flags)."""
 
 import json
 
 import pytest
 from typer.testing import CliRunner
 
-from scrutiny.analysis.check import check_claim, plan_claim, score_claim_file
+from scrutiny.analysis.check import score_claim_file
 from scrutiny.cli import app
 from scrutiny.errors import ScrutinyError
 from scrutiny.store import Store
+from scrutiny.workflows.check import MissingInputsError, check_claim, plan_claim, weights_by_arm
 
 CLAIM = """
 title: modes
@@ -121,3 +123,68 @@ def test_scores_file_in_json(claim, tmp_path):
     path.write_text(json.dumps(rows))
     with pytest.raises(ScrutinyError, match="row 1: column 'final_test_acc': expected a number, got True"):
         score_claim_file(claim, path)
+
+
+def test_check_claim_from_a_path_runs_what_the_store_lacks_and_then_nothing(claim, tmp_path):
+    from scrutiny import check_claim as public
+
+    assert public is check_claim
+    store = tmp_path / "runs"
+    first = check_claim(claim, store, scale="cpu", seeds="0-1", threads=1)
+    assert first.sweep["ran"] == 4 and first.arms["good"].n == 2 and first.preregistration["registered"]
+    again = check_claim(claim, store, scale="cpu", seeds="0-1")
+    assert again.sweep == {}  # nothing to run: no sweep at all
+    assert [v.verdict for v in again.verdicts] == [v.verdict for v in first.verdicts]
+    by_file = check_claim(claim, scores=_csv(tmp_path, ["good,0,,0.9", "good,1,,0.91", "bad,0,,0.1", "bad,1,,0.2"]))
+    assert by_file.scores_file and by_file.arms["good"].n == 2
+
+
+def test_check_claim_errors_name_parameters(claim, tmp_path):
+    store = Store(tmp_path / "runs")
+    with pytest.raises(ScrutinyError, match=r"^weights: expected ARM=FILE, got 'good'$"):
+        weights_by_arm(["good"])
+    with pytest.raises(ScrutinyError, match=r"^weights: arm 'good' given twice$"):
+        weights_by_arm(["good=a.pt", "good=b.pt"])
+    assert weights_by_arm({"good": tmp_path / "w.pt"}) == {"good": str(tmp_path / "w.pt")}
+    with pytest.raises(ScrutinyError, match=r"^weights: unknown arm\(s\) ugly; arms are good, bad$"):
+        plan_claim(claim, "cpu", store, weights={"ugly": "w.pt"})
+    (tmp_path / "w.pt").write_bytes(b"")
+    p = plan_claim(claim, "cpu", store, weights={"good": tmp_path / "w.pt"})
+    assert p.specs["good"].model.weights == str(tmp_path / "w.pt") and p.specs["bad"].model.weights is None
+    with pytest.raises(ScrutinyError, match=r"^claim: a ClaimPlan fixes scale, seeds"):
+        check_claim(p, store, scale="cpu", seeds="0")
+    with pytest.raises(ScrutinyError, match=r"^scores: decides on the file's scores: it takes no max_seeds$"):
+        check_claim(claim, store, scores=tmp_path / "s.csv", max_seeds=4)
+    with pytest.raises(ScrutinyError, match=r"^round_size: expected at least 1"):
+        check_claim(claim, store, scale="cpu", seeds="0-1", max_seeds=4, round_size=0)
+
+
+def test_missing_inputs_name_parameters_and_the_cli_names_flags():
+    from scrutiny.cli._common import flag_message
+
+    err = MissingInputsError("resnet_eval at scale paper", {"data_root": "(a local dataset folder; got None)"})
+    assert str(err) == (
+        "resnet_eval at scale paper needs local inputs: give data_root (a local dataset folder; got None)"
+    )
+    flags = {"data_root": "--data-root", "weights": "--weights"}
+    err = MissingInputsError("x at scale paper", {"data_root": "(got None)", "weights": "for resnet50"})
+    assert err.with_flags(flags) == (
+        "x at scale paper needs local inputs: give --data-root DIR (got None) and --weights ARM=FILE for resnet50"
+    )
+    assert flag_message("round_size: expected at least 1, got 0", {"round_size": "--round"}) == (
+        "--round: expected at least 1, got 0"
+    )
+    assert flag_message("claim.yaml: arms: bad", {"round_size": "--round"}) == "claim.yaml: arms: bad"
+
+
+def test_the_cli_maps_parameters_to_flags(claim, tmp_path):
+    res = CliRunner().invoke(
+        app, ["check", str(claim), "--scale", "cpu", "--weights", "ugly=w.pt", "--store", str(tmp_path / "r")]
+    )
+    assert res.exit_code != 0 and "--weights: unknown arm(s) ugly" in str(res.exception)
+    res = CliRunner().invoke(
+        app,
+        ["check", str(claim), "--until-decisive", "--max-seeds", "2", "--round", "1", "--seeds", "0-2"]
+        + ["--store", str(tmp_path / "r")],
+    )
+    assert res.exit_code != 0 and str(res.exception).startswith("--max-seeds: expected at least the scale's 3 seeds")

@@ -1,0 +1,386 @@
+"""Check a claim: run what the store lacks for every arm at a scale, then score, test and cost the arms.
+
+:func:`check_claim` is what ``scrutiny check`` and ``scrutiny case`` do, in four modes:
+
+- the default: run the arms' missing trials (resumably), then decide every hypothesis from the store;
+- sequential (``max_seeds``): add seeds in rounds until every confirmatory hypothesis is decided or the budget is
+  spent, with alpha spending over the looks (:mod:`scrutiny.analysis.sequential`);
+- bring your own scores (``scores``): decide on a file of per-seed scores, train nothing;
+- without duplicates (``exclude_duplicates``): decide again on the test examples that a duplicates audit does not
+  flag.
+
+Before any trial runs, the claim's confirmatory part is registered in the store (:func:`register_claim`). The
+scoring itself is :mod:`scrutiny.analysis.check`'s, which reads only the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scrutiny.analysis.check import (
+    ClaimResult,
+    ClaimSetup,
+    claim_result,
+    claim_setup,
+    collect_arms,
+    decide_without_duplicates,
+    score_claim_file,
+)
+from scrutiny.analysis.check import score_claim as score_setup
+from scrutiny.analysis.sequential import schedule
+from scrutiny.errors import ScrutinyError
+from scrutiny.execute import PlannedTrial, plan
+from scrutiny.spec import Spec, spec_hash, trial_id
+from scrutiny.store import DEFAULT_STORE, Store
+
+if TYPE_CHECKING:
+    from scrutiny.analysis.scores import ArmScores
+    from scrutiny.execute import Executor, Reporter, SweepResult
+
+WeightsArg = Mapping[str, str | Path] | Sequence[str]
+
+
+@dataclass
+class ClaimPlan(ClaimSetup):
+    """The trials a claim needs at a scale, with their status in the store when it was planned."""
+
+    trials: list[PlannedTrial] = field(default_factory=list)
+
+    def to_run(self, retry_failed: bool = False) -> list[PlannedTrial]:
+        """The trials the store lacks (and the failed ones, with ``retry_failed``)."""
+        return [t for t in self.trials if t.needs_run(retry_failed)]
+
+    def arm_of(self, spec: Spec) -> str:
+        """The (first) arm whose resolved spec is ``spec``."""
+        return next(name for name, s in self.specs.items() if s == spec)
+
+    def estimate_seconds(self, store: Store) -> dict[str, float | None]:
+        """Per arm: mean wall time of its finished trials times the trials still to run (None: nothing to go on)."""
+        out: dict[str, float | None] = {}
+        for name, spec in self.specs.items():
+            h = spec_hash(spec)
+            mine = [t for t in self.trials if spec_hash(t.spec) == h]
+            times = [store.result(t.trial_id).get("wall_time_s") for t in mine if t.status == "complete"]
+            times = [t for t in times if t]
+            todo = sum(1 for t in mine if t.needs_run(False))
+            out[name] = float(np.mean(times)) * todo if times else (0.0 if todo == 0 else None)
+        return out
+
+
+class MissingInputsError(ScrutinyError):
+    """A scale ``requires`` local inputs that the arms' specs lack.
+
+    Attributes:
+        where: The claim and the scale.
+        needs: Parameter -> what it must give (``data_root``: a folder; ``weights``: the arms without weights).
+    """
+
+    HINTS = {"data_root": "DIR", "weights": "ARM=FILE"}  # what a value of each parameter looks like
+
+    def __init__(self, where: str, needs: dict[str, str]) -> None:
+        self.where, self.needs = where, needs
+        super().__init__(self.with_flags({}))
+
+    def with_flags(self, flags: Mapping[str, str]) -> str:
+        """The message with each parameter written as its command-line flag (and value) where ``flags`` has it."""
+        parts = [
+            f"{flags[name]} {self.HINTS[name]} {what}" if name in flags else f"{name} {what}"
+            for name, what in self.needs.items()
+        ]
+        return f"{self.where} needs local inputs: give " + " and ".join(parts)
+
+
+def weights_by_arm(weights: WeightsArg | None) -> dict[str, str]:
+    """Arm -> weights file, from a mapping or from ``["resnet50=FILE", ...]``.
+
+    Raises:
+        ScrutinyError: A malformed item or an arm given twice (``weights: ...``).
+    """
+    if weights is None:
+        return {}
+    if isinstance(weights, Mapping):
+        return {str(arm): str(path) for arm, path in weights.items()}
+    out: dict[str, str] = {}
+    for item in weights:
+        arm, sep, path = str(item).partition("=")
+        if not sep or not arm.strip() or not path.strip():
+            raise ScrutinyError(f"weights: expected ARM=FILE, got {item!r}")
+        if arm.strip() in out:
+            raise ScrutinyError(f"weights: arm '{arm.strip()}' given twice")
+        out[arm.strip()] = path.strip()
+    return out
+
+
+def _store(store: str | Path | Store) -> Store:
+    return store if isinstance(store, Store) else Store(store)
+
+
+def plan_claim(
+    path: str | Path,
+    scale: str | None = None,
+    store: str | Path | Store = DEFAULT_STORE,
+    *,
+    overrides: Sequence[str] | None = None,
+    seeds: str | None = None,
+    arm_overrides: Mapping[str, Sequence[str]] | None = None,
+    data_root: str | Path | None = None,
+    weights: WeightsArg | None = None,
+) -> ClaimPlan:
+    """Load a claim and list its trials at ``scale`` with their status in ``store``; run nothing.
+
+    Args:
+        path: The claim YAML.
+        scale: ``smoke``, ``cpu``, ``paper`` or another scale the claim declares (default: its ``default_scale``).
+        store: The trial store (a folder or a :class:`~scrutiny.store.Store`).
+        overrides: ``key=value`` overrides applied to every arm.
+        seeds: The verdict seeds instead of the scale's: ``"0-4"`` or ``"0,3,7"``.
+        arm_overrides: Arm -> ``key=value`` overrides of that arm alone.
+        data_root: Sets ``data.root`` of every arm (e.g. an ImageNet folder with ``train/`` and ``val/``).
+        weights: Arm -> a local state_dict loaded into that arm's model (``model.weights`` of that arm alone); or
+            ``["ARM=FILE", ...]``.
+
+    Returns:
+        The claim's arms, seeds and trials.
+
+    Raises:
+        ScrutinyError: An invalid claim or spec, an unknown arm in ``weights`` (one line naming the parameter).
+    """
+    extra = [*(overrides or [])] + ([f"data.root={data_root}"] if data_root is not None else [])
+    per_arm = {arm: list(items) for arm, items in (arm_overrides or {}).items()}
+    by_arm = weights_by_arm(weights)
+    if by_arm:
+        from scrutiny.spec.claim import load_claim
+
+        arms = list(load_claim(Path(path)).arms)
+        unknown = sorted(set(by_arm) - set(arms))
+        if unknown:
+            raise ScrutinyError(f"weights: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(arms)}")
+        for arm, file in by_arm.items():
+            per_arm.setdefault(arm, []).append(f"model.weights={file}")
+    setup = claim_setup(path, scale, overrides=extra, seeds=seeds, arm_overrides=per_arm)
+    trials = plan([(spec, s) for spec in setup.specs.values() for s in setup.seeds], _store(store))
+    return ClaimPlan(setup.claim, setup.path, setup.scale, setup.seeds, setup.specs, trials)
+
+
+def check_inputs(p: ClaimSetup) -> None:
+    """Fail in one line when the scale ``requires`` local inputs that the specs lack.
+
+    ``data_root``: every arm's ``data.root`` must be a folder. ``weights``: every evaluation-only arm
+    (``train.epochs: 0``) must load ``model.weights``, or it would evaluate a random network. scrutiny downloads
+    neither.
+
+    Raises:
+        MissingInputsError: The inputs the scale needs and lacks.
+    """
+    from scrutiny.spec.claim import Scale
+
+    requires = p.claim.scales.get(p.scale, Scale()).requires  # type: ignore[call-overload]
+    need: dict[str, str] = {}
+    if "data_root" in requires:
+        bad = sorted(
+            {
+                str(s.data.root)
+                for s in p.specs.values()
+                if not s.data.root or not Path(s.data.root).expanduser().is_dir()
+            }
+        )
+        if bad:
+            need["data_root"] = f"(a local dataset folder; got {', '.join(bad)})"
+    if "weights" in requires:
+        missing = [n for n, s in p.specs.items() if s.train.epochs == 0 and s.model.weights is None]
+        if missing:
+            need["weights"] = "for " + ", ".join(missing)
+    if need:
+        raise MissingInputsError(f"{p.path.parent.name} at scale {p.scale}", need)
+
+
+def register_claim(p: ClaimPlan, store: str | Path | Store) -> dict[str, Any]:
+    """Record what the claim will decide at this scale before its trials run (see :mod:`.preregistration`).
+
+    Returns:
+        The registration as the report shows it (:func:`scrutiny.analysis.preregistration.status`).
+    """
+    from scrutiny.analysis.preregistration import (
+        confirmatory_part,
+        digest,
+        hypothesis_key,
+        read_record,
+        record_file,
+        status,
+    )
+    from scrutiny.store._atomic import write_json
+
+    root = _store(store).root
+    complete = {t.trial_id for t in p.trials if t.status == "complete"}
+    claim, scale, specs, seeds = p.claim, p.scale, p.specs, p.seeds
+    file = record_file(root, claim, p.path, scale)
+    record = read_record(file) or {"claim": claim.title, "scale": scale, "hashes": [], "hypotheses": {}}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    current = digest(confirmatory_part(claim, scale, specs, seeds))
+    if current not in [e["hash"] for e in record["hashes"]]:
+        record["hashes"].append({"hash": current, "first_seen": now})
+    for h in claim.hypotheses:
+        if not h.applies(scale) or h.exploratory:
+            continue
+        key = hypothesis_key(h, seeds, specs)
+        if key in record["hypotheses"]:
+            continue
+        existed = sorted(tid for a in (h.a, h.b) if a for s in seeds if (tid := trial_id(specs[a], s)) in complete)
+        record["hypotheses"][key] = {"text": h.text(), "first_seen": now, "results_existed": len(existed)}
+    file.parent.mkdir(parents=True, exist_ok=True)
+    write_json(file, record)
+    return status(root, claim, p.path, scale, specs, seeds)
+
+
+def sweep_summary(sweep: SweepResult) -> dict[str, Any]:
+    """What a sweep did, as the report shows it: trials run and skipped, whether it was interrupted, outcomes."""
+    return {
+        "ran": len(sweep.ran),
+        "skipped": len(sweep.skipped),
+        "interrupted": sweep.interrupted,
+        "counts": sweep.counts(),
+    }
+
+
+def score_claim(
+    p: ClaimSetup, store: str | Path | Store, *, sweep: SweepResult | None = None, seed: int = 0
+) -> ClaimResult:
+    """Score a claim from what the store holds (runs no trial), with every report section's inputs computed.
+
+    Unlike :func:`scrutiny.analysis.check.score_claim`, the sections that show networks or attributions get them
+    (:func:`scrutiny.workflows.sections.section_inputs`).
+    """
+    from scrutiny.workflows.sections import section_inputs
+
+    summary = sweep_summary(sweep) if sweep is not None else None
+    return score_setup(p, _store(store), sweep=summary, seed=seed, section_inputs=section_inputs)
+
+
+def check_claim(
+    claim: str | Path | ClaimPlan,
+    store: str | Path | Store = DEFAULT_STORE,
+    *,
+    scale: str | None = None,
+    seeds: str | None = None,
+    overrides: Sequence[str] | None = None,
+    data_root: str | Path | None = None,
+    weights: WeightsArg | None = None,
+    scores: str | Path | None = None,
+    max_seeds: int | None = None,
+    round_size: int = 2,
+    exclude_duplicates: str | Path | None = None,
+    workers: int = 1,
+    threads: int | None = None,
+    retry_failed: bool = False,
+    executor: Executor | None = None,
+    reporter: Reporter | None = None,
+    seed: int = 0,
+) -> ClaimResult:
+    """Check a claim: run the trials the store lacks (resumably), then score every arm and decide every hypothesis.
+
+    Example::
+
+        from scrutiny import check_claim
+        from scrutiny.cases import case_claim
+
+        result = check_claim(case_claim("digits_width"), "scrutiny-runs", scale="smoke")
+        for v in result.verdicts:
+            print(v.verdict, v.hypothesis, v.estimate, (v.low, v.high))
+
+    Args:
+        claim: The claim YAML, or a plan of it (:func:`plan_claim`; then ``scale``, ``seeds``, ``overrides``,
+            ``data_root`` and ``weights`` are the plan's and may not be given).
+        store: The trial store (a folder or a :class:`~scrutiny.store.Store`); the claim's registration is kept in it.
+        scale: ``smoke``, ``cpu``, ``paper`` or another scale of the claim (default: its ``default_scale``).
+        seeds: The verdict seeds instead of the scale's: ``"0-4"`` or ``"0,3,7"``.
+        overrides: ``key=value`` overrides applied to every arm.
+        data_root: Sets ``data.root`` of every arm.
+        weights: Arm -> a local state_dict loaded into that arm's model; or ``["ARM=FILE", ...]``.
+        scores: A CSV or JSON file of per-seed scores (``arm``, ``seed``, one column per metric): decide on them
+            and run nothing (the claim's specs are not read).
+        max_seeds: Sequential mode: add seeds in rounds of ``round_size`` per undecided arm until every
+            confirmatory hypothesis is decided or ``max_seeds`` per arm is reached, with alpha spending over the looks.
+        round_size: Sequential mode: seeds added per undecided arm per round.
+        exclude_duplicates: A duplicates audit (:mod:`scrutiny.audit.duplicates`): decide again without the test
+            examples it flags (``result.without_duplicates``).
+        workers: Worker processes on this machine.
+        threads: CPU threads per trial.
+        retry_failed: Run failed trials again.
+        executor: Where the trials run (:class:`scrutiny.execute.Executor`); default: this machine.
+        reporter: Receives progress events of the sweep.
+        seed: Seed of the resampling tests.
+
+    Returns:
+        The claim's result: per arm its scores and costs, per hypothesis its verdict, the report sections. When the
+        sweep was interrupted, ``result.sweep["interrupted"]`` is true and the finished trials are kept.
+
+    Raises:
+        ScrutinyError: An invalid claim, spec or parameter (one line naming it); :class:`MissingInputsError` when the
+            scale needs local inputs that are not given.
+    """
+    if scores is not None:
+        given = [n for n, v in (("max_seeds", max_seeds), ("exclude_duplicates", exclude_duplicates)) if v is not None]
+        if given:
+            raise ScrutinyError(f"scores: decides on the file's scores: it takes no {' or '.join(given)}")
+        path = claim.path if isinstance(claim, ClaimSetup) else claim
+        return score_claim_file(path, scores, scale if not isinstance(claim, ClaimSetup) else claim.scale, seed)
+    st = _store(store)
+    if isinstance(claim, ClaimPlan):
+        given = [n for n, v in (("scale", scale), ("seeds", seeds), ("overrides", overrides)) if v]
+        given += [n for n, v in (("data_root", data_root), ("weights", weights)) if v is not None]
+        if given:
+            raise ScrutinyError(f"claim: a ClaimPlan fixes {', '.join(given)}; give them to plan_claim instead")
+        p = claim
+    else:
+        p = plan_claim(claim, scale, st, overrides=overrides, seeds=seeds, data_root=data_root, weights=weights)
+    looks = schedule(len(p.seeds), max_seeds, round_size) if max_seeds is not None else None  # fixed before any look
+    check_inputs(p)
+    register_claim(p, st)
+
+    def run(seeds_per_arm: dict[str, list[int]]) -> SweepResult:
+        from scrutiny.execute import run_trials
+
+        pairs = [(p.specs[a], s) for a, arm_seeds in seeds_per_arm.items() for s in arm_seeds]
+        options = {"workers": workers, "threads": threads, "retry_failed": retry_failed, "executor": executor}
+        return run_trials(pairs, st, reporter=reporter, **options)
+
+    if looks is None:
+        sweep = run({a: p.seeds for a in p.specs}) if p.to_run(retry_failed) else None
+        result = score_claim(p, st, sweep=sweep, seed=seed)
+    else:
+        result = _until_decisive(p, st, run, looks, seed)
+    if exclude_duplicates is not None:
+        decide_without_duplicates(result, st, exclude_duplicates, seed)
+    return result
+
+
+def _until_decisive(p: ClaimPlan, store: Store, run: Any, looks: list[int], seed: int) -> ClaimResult:
+    """Sequential mode: looks at a fixed schedule of seeds per arm (:mod:`scrutiny.analysis.sequential`)."""
+    from scrutiny.analysis.sequential import run_looks
+    from scrutiny.analysis.verdicts import Rules
+    from scrutiny.workflows.sections import section_inputs
+
+    max_seeds = looks[-1]
+    first_new = max(p.seeds) + 1
+    pool = list(p.seeds) + list(range(first_new, first_new + max_seeds - len(p.seeds)))
+    sweeps: list[SweepResult] = []
+
+    def score_at(counts: dict[str, int]) -> dict[str, ArmScores]:
+        chosen = {a: pool[:n] for a, n in counts.items()}
+        sweeps.append(run(chosen))
+        return collect_arms(p, store, chosen)
+
+    hyps = [h for h in p.claim.hypotheses if h.applies(p.scale)]
+    verdicts, made, arms = run_looks(hyps, Rules.of_claim(p.claim, seed=seed), looks, score_at, list(p.specs))
+    summary = sweep_summary(sweeps[-1]) if sweeps else None
+    result = claim_result(p, store, arms, verdicts, summary, section_inputs)
+    result.looks = [look.to_dict() for look in made]
+    if any(s.interrupted for s in sweeps):
+        result.sweep["interrupted"] = True
+    return result
