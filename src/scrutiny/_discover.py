@@ -18,7 +18,7 @@ import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def import_submodules(package: str) -> list[str]:
@@ -104,7 +104,9 @@ def declared_commands(package: str, app_name: str = "app") -> tuple[DeclaredComm
     command list costs no import of what the commands use.
     """
     spec = importlib.util.find_spec(package)
-    folder = Path(next(iter(spec.submodule_search_locations)))  # type: ignore[union-attr]
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"no package named '{package}'", name=package)
+    folder = Path(next(iter(spec.submodule_search_locations)))
     modules = public_submodules(package)
     cache = folder / "__pycache__" / f"declared_commands.{app_name}.json"
     key = [[m, *_stamp(folder / f"{m}.py")] for m in modules]  # parsing is slower than --help may take
@@ -152,12 +154,17 @@ def _declared(folder: Path, modules: list[str], app_name: str) -> tuple[Declared
                 call = node.value
                 sub = call.args[0].id if call.args and isinstance(call.args[0], ast.Name) else None
                 out.append(
-                    DeclaredCommand(module, _kwarg(call, "name") or "", _kwarg(call, "help") or typers.get(sub), True)
+                    DeclaredCommand(
+                        module,
+                        _kwarg(call, "name") or "",
+                        _kwarg(call, "help") or (typers.get(sub) if sub else None),
+                        True,
+                    )
                 )
     return tuple(out)
 
 
-def _is_call(node: ast.AST, attr: str, owner: str | None = None) -> bool:
+def _is_call(node: ast.AST, attr: str, owner: str | None = None) -> TypeGuard[ast.Call]:
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == attr):
         return False
     return owner is None or (isinstance(node.func.value, ast.Name) and node.func.value.id == owner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -153,11 +154,12 @@ def _prepare(h: Hypothesis, arms: dict[str, ArmScores], rules: Rules) -> _Prepar
             pr.warnings.append(
                 f"{arm.name}[{m}] was selected on the test split (best epoch chosen on the reported data)"
             )
-    paired = b is not None and (h.paired or rules.pairing == "seed")
-    if paired:
-        common = sorted(set(sa.values) & set(sb.values))  # type: ignore[union-attr]
+    paired = sb is not None and (h.paired or rules.pairing == "seed")
+    y: np.ndarray | None
+    if sb is not None and paired:
+        common = sorted(set(sa.values) & set(sb.values))
         x = np.array([sa.values[s] for s in common])
-        y = np.array([sb.values[s] for s in common])  # type: ignore[union-attr]
+        y = np.array([sb.values[s] for s in common])
     else:
         x = np.array(list(sa.values.values()))
         y = np.array(list(sb.values.values())) if sb is not None else None
@@ -189,7 +191,9 @@ def _prepare(h: Hypothesis, arms: dict[str, ArmScores], rules: Rules) -> _Prepar
         span_b = metric_range(metric_b, rules.ranges)
         span = (span[0] - span_b[1], span[1] - span_b[0])
     if h.kind in ("compare", "equivalent"):
-        _two_sided(pr, h, x, y, paired, (extra, extra_df), rules)  # type: ignore[arg-type]
+        if y is None:
+            raise ValueError(f"hypothesis '{h.text()}': a '{h.kind}' hypothesis needs an arm b")
+        _two_sided(pr, h, x, y, paired, (extra, extra_df), rules)
     else:
         _one_arm(pr, h, a, x, (extra, extra_df), own)
     pr.low, pr.high = clip_interval(pr.low, pr.high, span)
@@ -204,7 +208,7 @@ def _one_arm(pr: _Prepared, h: Hypothesis, a: ArmScores, x: np.ndarray, extra_v:
         extra = ((own[1] - own[0]) / (2 * 1.959963984540054)) ** 2
         pr.details["own_interval"] = list(own)
     if h.kind == "bound":
-        value = float(h.value)  # type: ignore[arg-type]
+        value = _given(h, "value", h.value)
         t = location_test(x, null=value, extra_var=extra, extra_df=extra_df, confidence=CONFIDENCE)
         pr.p_for, pr.p_against = (t.p_above, t.p_below) if h.op == ">" else (t.p_below, t.p_above)
         pr.bound = (value, math.inf) if h.op == ">" else (-math.inf, value)
@@ -214,15 +218,15 @@ def _one_arm(pr: _Prepared, h: Hypothesis, a: ArmScores, x: np.ndarray, extra_v:
         if own is not None:
             pr.test = _OWN
         return
-    reported = (a.reported or {}) if h.value is None else {"value": h.value, "pm": None}
-    r, tol = float(reported["value"]), float(h.tol)  # type: ignore[arg-type]
+    reported: dict[str, Any] = (a.reported or {}) if h.value is None else {"value": h.value, "pm": None}
+    r, tol = float(reported["value"]), _given(h, "tol", h.tol)
     k = int(reported.get("runs") or 1) if h.value is None else None
     factor = 1.0
     if k is not None and x.size >= 2:
         factor = 1.0 + x.size / k  # the published value is k runs of a distribution like ours: s²(1/n + 1/k)
         pr.prediction_k = k
-    kw = {"extra_var": extra, "extra_df": extra_df, "seed_var_factor": factor, "confidence": CONFIDENCE}
-    lo, hi = location_test(x, null=r - tol, **kw), location_test(x, null=r + tol, **kw)
+    test = partial(location_test, extra_var=extra, extra_df=extra_df, seed_var_factor=factor, confidence=CONFIDENCE)
+    lo, hi = test(x, null=r - tol), test(x, null=r + tol)
     _tost(pr, lo, hi)
     pr.bound = (r - tol, r + tol)
     pr.details.update(
@@ -236,8 +240,8 @@ def _one_arm(pr: _Prepared, h: Hypothesis, a: ArmScores, x: np.ndarray, extra_v:
     _from(pr, lo)
     if own is not None:
         pr.test = _OWN
-    if pr.low is not None:
-        pr.details["reported_in_interval"] = pr.low <= r <= pr.high  # type: ignore[operator]
+    if pr.low is not None and pr.high is not None:
+        pr.details["reported_in_interval"] = pr.low <= r <= pr.high
 
 
 def _tost(pr: _Prepared, lo: LocationTest, hi: LocationTest) -> None:
@@ -258,18 +262,16 @@ def _two_sided(
         dof = x.size + y.size - 2
         ss = float(((x - x.mean()) ** 2).sum() + ((y - y.mean()) ** 2).sum())
         pr.sd = math.sqrt(ss / dof) if dof > 0 else 0.0
-    y_arg = y
+    test = partial(location_test, paired=paired, extra_var=extra, extra_df=extra_df, confidence=CONFIDENCE)
     if h.kind == "compare":
-        kw = {"paired": paired, "extra_var": extra, "extra_df": extra_df, "confidence": CONFIDENCE}
-        t = location_test(x, y_arg, null=h.margin, **kw)
+        t = test(x, y, null=h.margin)
         pr.p_for, pr.p_against = (t.p_above, t.p_below) if h.op == ">" else (t.p_below, t.p_above)
         pr.bound = (h.margin, math.inf) if h.op == ">" else (-math.inf, h.margin)
         pr.effect = abs(t.estimate - h.margin)
         _from(pr, t)
     else:
-        d = float(h.delta)  # type: ignore[arg-type]
-        kw = {"paired": paired, "extra_var": extra, "extra_df": extra_df, "confidence": CONFIDENCE}
-        lo, hi = location_test(x, y_arg, null=-d, **kw), location_test(x, y_arg, null=d, **kw)
+        d = _given(h, "delta", h.delta)
+        lo, hi = test(x, y, null=-d), test(x, y, null=d)
         _tost(pr, lo, hi)
         pr.bound = (-d, d)
         _from(pr, lo)
@@ -282,6 +284,13 @@ def _two_sided(
 
         poi = probability_of_improvement_ci(x, y, reps=2000, seed=rules.seed)
         pr.details["p_improvement"] = {"estimate": poi.estimate, "low": poi.low, "high": poi.high}
+
+
+def _given(h: Hypothesis, key: str, value: float | None) -> float:
+    """A field that ``h``'s kind requires (the claim's schema checks that it is there)."""
+    if value is None:
+        raise ValueError(f"hypothesis '{h.text()}': a '{h.kind}' hypothesis needs '{key}'")
+    return float(value)
 
 
 def _from(pr: _Prepared, t: LocationTest) -> None:

@@ -116,7 +116,8 @@ def rescore_without_duplicates(
                 f"metric: '{arm.metric}' cannot be recomputed without the duplicates; only "
                 f"{', '.join(sorted(fields))} come from the per-example outputs"
             )
-        rows, values = [], {f: [] for f in sorted(fields)}
+        rows: list[int] = []
+        values: dict[str, list[float]] = {f: [] for f in sorted(fields)}
         for k, seed in enumerate(arm.complete_seeds):
             tid = trial_id(spec, seed)
             path = store.trial_dir(tid) / "outputs.npz"

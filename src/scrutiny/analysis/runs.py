@@ -16,6 +16,7 @@ class SpecSummary:
     """The trials of one spec.
 
     Attributes:
+        seeds: The seed of each trial in ``trial_ids`` (``None`` where its spec record names none).
         metrics: Final metric -> per-seed values ``(n_complete,)`` of the complete trials, in seed order.
     """
 
@@ -24,7 +25,7 @@ class SpecSummary:
     model: str
     data: str
     trial_ids: list[str] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
+    seeds: list[int | None] = field(default_factory=list)
     status: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -38,7 +39,11 @@ class SpecSummary:
         return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else None)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        metrics: dict[str, dict[str, Any]] = {}
+        for metric, values in self.metrics.items():
+            mean, std = self.mean_std(metric)
+            metrics[metric] = {"mean": mean, "std": std, "n": len(values), "values": values.tolist()}
+        return {
             "spec_hash": self.spec_hash,
             "label": self.label,
             "model": self.model,
@@ -47,12 +52,8 @@ class SpecSummary:
             "seeds": self.seeds,
             "status": self.status,
             "trial_ids": self.trial_ids,
-            "metrics": {},
+            "metrics": metrics,
         }
-        for metric, values in self.metrics.items():
-            mean, std = self.mean_std(metric)
-            out["metrics"][metric] = {"mean": mean, "std": std, "n": len(values), "values": values.tolist()}
-        return out
 
 
 def summarise(store: Store) -> list[SpecSummary]:

@@ -21,6 +21,8 @@ from scrutiny._discover import declared_commands
 from scrutiny.errors import ScrutinyError
 from scrutiny.registry import UntrustedCodeError
 
+_Registrations = tuple[list[CommandInfo], list[TyperInfo]]  # (commands, groups) of the app
+
 
 class _LazyTyper(typer.Typer):
     """The root app; its command modules are imported when its commands are first read.
@@ -32,24 +34,24 @@ class _LazyTyper(typer.Typer):
 
     def __init__(self, **kwargs: Any) -> None:
         self._writing = 0  # inside command() / add_typer(): the raw lists are read to be appended to
-        self._view: tuple[list, list] | None = None  # what main() assembled for one call
+        self._view: _Registrations | None = None  # what main() assembled for one call
         self._origin: dict[int, str] = {}  # id of a registration -> the module that made it
         super().__init__(**kwargs)
 
     @property
-    def registered_commands(self) -> list:  # type: ignore[override]
+    def registered_commands(self) -> list[CommandInfo]:
         return self._raw_commands if self._writing else self._current()[0]
 
     @registered_commands.setter
-    def registered_commands(self, value: list) -> None:
+    def registered_commands(self, value: list[CommandInfo]) -> None:
         self._raw_commands = value
 
     @property
-    def registered_groups(self) -> list:  # type: ignore[override]
+    def registered_groups(self) -> list[TyperInfo]:
         return self._raw_groups if self._writing else self._current()[1]
 
     @registered_groups.setter
-    def registered_groups(self, value: list) -> None:
+    def registered_groups(self, value: list[TyperInfo]) -> None:
         self._raw_groups = value
 
     def command(self, *args: Any, **kwargs: Any) -> Any:
@@ -74,16 +76,16 @@ class _LazyTyper(typer.Typer):
             self._writing -= 1
         self._origin[id(self._raw_groups[-1])] = sys._getframe(1).f_globals.get("__name__", "")
 
-    def _current(self) -> tuple[list, list]:
+    def _current(self) -> _Registrations:
         return self._view if self._view is not None else self.assemble(None)
 
-    def assemble(self, command: str | None, lazy: bool = False) -> tuple[list, list]:
+    def assemble(self, command: str | None, lazy: bool = False) -> _Registrations:
         """The registrations of every command module in order: real for ``command``'s module and for modules
         already imported; with ``lazy``, placeholders (name and help only) for the others."""
         declared = declared_commands(__name__)
         wanted = {d.module for d in declared if d.name == command}
-        commands: list = []
-        groups: list = []
+        commands: list[CommandInfo] = []
+        groups: list[TyperInfo] = []
         for module in dict.fromkeys(d.module for d in declared):
             qualified = f"{__name__}.{module}"
             if not lazy or module in wanted or qualified in sys.modules:

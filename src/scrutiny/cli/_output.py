@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -34,7 +35,7 @@ class Output:
         if not self.as_json:
             self.err.print(text, markup=False)
 
-    def table(self, title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    def table(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         if self.as_json:
             return
         # cells and titles are data (hypotheses such as "a[metric] > 0.5"), never rich markup

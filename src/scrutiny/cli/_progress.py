@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -45,8 +47,8 @@ class RichReporter(Reporter):
             console=console or Console(stderr=True),
             transient=False,
         )
-        self.overall = None
-        self.tasks: dict[str, int] = {}
+        self.overall: TaskID | None = None
+        self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
@@ -55,7 +57,7 @@ class RichReporter(Reporter):
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def start(self, plan: list[PlannedTrial], to_run: list[PlannedTrial]) -> None:
+    def start(self, plan: Sequence[PlannedTrial], to_run: Sequence[PlannedTrial]) -> None:
         self.overall = self.progress.add_task("[bold]trials", total=len(to_run))
 
     def trial_started(self, trial: PlannedTrial) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -14,6 +15,9 @@ from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, StoreOpt
 from scrutiny.cli._output import Output
 from scrutiny.store import Store
+
+if TYPE_CHECKING:
+    from scrutiny.data import DataBundle
 
 audit_app = typer.Typer(help="Checks for evaluation bugs.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -105,13 +109,15 @@ def duplicates(
     thresholds = Thresholds(phash=phash_distance, cosine=min_cosine)
     trial_store = Store(store)
     name, root, args = _audit_data(data, spec_file, overrides or [], embed, trial_store)
+    available: dict[str, object]  # split name -> a map-style dataset, or the CIFAR pickles' arrays
+    bundle: DataBundle | None
     if name in ("cifar10", "cifar100") and not (embed or embed_model):
         from scrutiny.audit.cifar_files import read_cifar
 
-        available, bundle = read_cifar(root, name), None  # the pickles as they are: no checksum, no normalising
+        available, bundle = dict(read_cifar(root, name)), None  # the pickles as they are: no checksum, no normalising
     else:
         bundle = build_dataset(name, root, args)
-        available = bundle.splits
+        available = dict(bundle.splits)
     reference, audited = pick_splits(available, [s.strip() for s in splits.split(",")] if splits else None)
     chosen = {s: available[s] for s in [reference, *audited]}
     sources = sources_from_splits(chosen)
@@ -121,7 +127,7 @@ def duplicates(
         from scrutiny.audit.embed import embedder_from_registry, embedder_from_trial, penultimate_features
         from scrutiny.protocols.run_eval import resolve_device
 
-        context = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels}
+        context: dict[str, Any] = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels}
         if bundle.image_size is not None:
             context["image_size"] = bundle.image_size
         if embed:
@@ -129,7 +135,7 @@ def duplicates(
         else:
             embedder = embedder_from_registry(embed_model, context, str(embed_weights) if embed_weights else None)
         dev = resolve_device(device)
-        features = {s: penultimate_features(embedder, ds, device=dev) for s, ds in chosen.items()}
+        features = {s: penultimate_features(embedder, bundle.split(s), device=dev) for s in chosen}
         embedding = embedder.source
     audit = audit_duplicates(
         sources,

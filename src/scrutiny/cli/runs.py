@@ -30,7 +30,7 @@ def runs(store: Path = StoreOpt, as_json: bool = JsonOpt) -> None:
     metrics = sorted({m for g in groups for m in g.metrics if not m.endswith("_n")})
     rows = []
     for g in groups:
-        cells = []
+        cells: list[str | None] = []
         for m in metrics:
             if m not in g.metrics:
                 cells.append(None)
@@ -82,7 +82,7 @@ def show(
     env = start.get("environment", {})
     git = env.get("git", {})
     flags = start.get("backend_flags", {})
-    provenance = [
+    provenance: list[list[object]] = [
         ["command", " ".join(env.get("command", []))],
         [
             "git",

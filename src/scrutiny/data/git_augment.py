@@ -30,7 +30,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from torch.utils.data import Dataset, TensorDataset
 from scrutiny.data._bundle import DataBundle
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
+
+if TYPE_CHECKING:
+    from scrutiny.models.git_generator import GITGenerator
 
 _KEYS = {"name", "generator", "store", "fit", "model", "threshold", "gen_frac"}
 _FIT_KEYS = {"epochs", "batch_size", "lr", "seed"}
@@ -80,7 +83,7 @@ def _resolve(ref: str, store: str | None) -> Path:
     return path
 
 
-def load_generator(ref: str, store: str | None = None, model: dict | None = None) -> tuple[torch.nn.Module, str]:
+def load_generator(ref: str, store: str | None = None, model: dict[str, Any] | None = None) -> tuple[GITGenerator, str]:
     """The generator saved at ``ref`` and the SHA-256 of its file.
 
     Args:
@@ -108,7 +111,7 @@ def load_generator(ref: str, store: str | None = None, model: dict | None = None
     return net.eval(), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _build(model: dict | None) -> torch.nn.Module:
+def _build(model: dict[str, Any] | None) -> GITGenerator:
     from scrutiny.models.git_generator import git_generator
 
     try:
@@ -138,7 +141,9 @@ def _misfit(path: Path, expected: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
-def fit_generator(images: torch.Tensor, fit: dict, model: dict | None = None) -> tuple[torch.nn.Module, str]:
+def fit_generator(
+    images: torch.Tensor, fit: dict[str, Any], model: dict[str, Any] | None = None
+) -> tuple[GITGenerator, str]:
     """Fit a ``git_generator`` on ``images`` ``(N, C, H, W)`` without labels; return it and a digest of its weights.
 
     ``fit``: ``epochs`` (default 30), ``batch_size`` (32), ``lr`` (1e-3), ``seed`` (0: initialisation, order and
@@ -257,9 +262,9 @@ def git_parts(train: TensorDataset, sizes: np.ndarray, config: dict) -> tuple[GI
     images = train.tensors[0]
     if "generator" in config:
         net, digest = load_generator(str(config["generator"]), config.get("store"), config.get("model"))
-        if net.content[0][1].in_channels != images.shape[1]:
+        if net.in_channels != images.shape[1]:
             raise DataError(
-                f"data.augment.generator: the generator takes {net.content[0][1].in_channels} channels, "
+                f"data.augment.generator: the generator takes {net.in_channels} channels, "
                 f"the images have {images.shape[1]}"
             )
     else:

@@ -14,17 +14,20 @@ evaluation view. When any of ``train_aug``, ``color_jitter`` or ``lighting_std``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from scrutiny.data._bundle import DataBundle
+from scrutiny.data._bundle import DataBundle, Split
 from scrutiny.data.imagenet_aug import Interpolation, TrainAug, eval_view, train_augment
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
 
+if TYPE_CHECKING:
+    from torchvision.datasets import ImageFolder
 
-def _folder(path: Path, transform) -> torch.utils.data.Dataset:
+
+def _folder(path: Path, transform: Callable[[Any], Any]) -> ImageFolder:
     import torchvision
 
     try:
@@ -86,7 +89,6 @@ def imagefolder(
         train_interpolation,
     )
     transform = v2.Compose([v2.PILToTensor(), eval_view(size, resize)])
-    splits = {}
     augmenting = train_aug != "none" or color_jitter > 0 or lighting_std > 0
     if val_only:
         if augmenting:
@@ -106,14 +108,16 @@ def imagefolder(
             train_split="val",
             info={"n_val": len(val), "root": str(base), "val_only": True},
         )
+    folders: dict[str, ImageFolder] = {}
     for split in ("train", "val"):
         folder = base / split
         if not folder.is_dir():
             raise DataError(f"data.root: '{folder}' does not exist (imagefolder expects {base}/train and {base}/val)")
-        splits[split] = _folder(folder, transform)
-    classes = splits["train"].classes
-    if splits["val"].classes != classes:
+        folders[split] = _folder(folder, transform)
+    classes = folders["train"].classes
+    if folders["val"].classes != classes:
         raise DataError(f"data.root: class folders of '{base}/train' and '{base}/val' differ")
+    splits: dict[str, Split] = dict(folders)
     if augmenting:
         splits["train_raw"] = _folder(base / "train", v2.PILToTensor())
     return DataBundle(
@@ -123,5 +127,5 @@ def imagefolder(
         image_size=(size, size),
         augment=augment if augmenting else None,
         train_split="train_raw" if augmenting else "train",
-        info={"n_train": len(splits["train"]), "n_val": len(splits["val"]), "root": str(base)},
+        info={"n_train": len(folders["train"]), "n_val": len(folders["val"]), "root": str(base)},
     )

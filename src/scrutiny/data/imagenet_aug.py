@@ -207,7 +207,8 @@ class ImageNetTrainAugment:
             params: As returned by :meth:`draw` for ``x.shape``.
         """
         if params["resized"] is not None:
-            x = _resize(x, *params["resized"], self.interpolation)
+            height, width = params["resized"]
+            x = _resize(x, height, width, self.interpolation)
         top, left, h, w = params["crop"]
         x = x[..., top : top + h, left : left + w]
         x = _resize(x, self.size, self.size, self.interpolation)

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from scrutiny.data._bundle import DataBundle
+from scrutiny.data._bundle import DataBundle, Split
+from scrutiny.data.augment import Augment
 from scrutiny.data.transforms import TRANSFORMS, Transform, make_transform
 from scrutiny.errors import DataError
 from scrutiny.registry import DATASETS
@@ -166,7 +167,7 @@ def _assemble(
     raw_splits["test"] = (x_test, torch.from_numpy(test[1]).long())
     if transform != "none":
         raw_splits["test_clean"] = (test[0], torch.from_numpy(test[1]).long())
-    splits = {name: TensorDataset(norm(x).float(), y) for name, (x, y) in raw_splits.items()}
+    tensors = {name: TensorDataset(norm(x).float(), y) for name, (x, y) in raw_splits.items()}
     info = {
         **info,
         "alpha": alpha,
@@ -179,13 +180,15 @@ def _assemble(
         "transform": transform,
         "augment": augment,
         "normalize": {"mean": mean, "std": std},
-        **{f"n_{name}": len(ds) for name, ds in splits.items()},
+        **{f"n_{name}": len(ds) for name, ds in tensors.items()},
     }
     h, w = x_train.shape[-2:]
+    splits: dict[str, Split] = dict(tensors)
+    bundle_augment: Augment | None
     if isinstance(augment, dict):
         from scrutiny.data.git_augment import git_parts
 
-        splits["train"], bundle_augment, info["git"] = git_parts(splits["train"], lt.sizes, augment)
+        splits["train"], bundle_augment, info["git"] = git_parts(tensors["train"], lt.sizes, augment)
     else:
         bundle_augment = None if augment == "none" else make_transform(augment, mean=mean, std=std).augment()
     return DataBundle(splits, num_classes, int(x_train.shape[1]), (int(h), int(w)), bundle_augment, "train", info)

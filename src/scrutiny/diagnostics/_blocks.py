@@ -56,12 +56,12 @@ def _known_layout(model: nn.Module) -> tuple[str, list[str]] | None:
     """Block and residual patterns of torchvision/timm ResNets and timm NF-ResNets (by class, without importing)."""
     cls, module = type(model).__name__, type(model).__module__
     if cls == "ResNet" and (module.startswith("torchvision.models") or module.startswith("timm.models")):
-        first = model.layer1[0]
-        if getattr(first, "se", None) is not None:
+        block = model.get_submodule("layer1.0")
+        if getattr(block, "se", None) is not None:
             return "layer*.*", ["se"]
-        return "layer*.*", ["bn3" if hasattr(first, "bn3") else "bn2"]
+        return "layer*.*", ["bn3" if hasattr(block, "bn3") else "bn2"]
     if cls == "NormFreeNet" and module.startswith("timm.models"):
-        first = next((m for m in model.stages.modules() if type(m).__name__ == "NormFreeBlock"), None)
+        first = next((m for m in model.get_submodule("stages").modules() if type(m).__name__ == "NormFreeBlock"), None)
         if first is None:
             return None
         if getattr(first, "attn_last", None) is not None:

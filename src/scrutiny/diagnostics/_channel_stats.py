@@ -40,7 +40,7 @@ class ChannelStats:
         mean = x.mean(dim=dims, keepdim=True)
         m2_b = (x - mean).square_().sum(dim=dims).to(torch.float64)
         mean_b = mean.reshape(-1).to(torch.float64)
-        if self.mean is None:
+        if self.mean is None or self.m2 is None:
             self.n, self.mean, self.m2 = n_b, mean_b, m2_b
             return
         if mean_b.shape != self.mean.shape:
@@ -51,11 +51,18 @@ class ChannelStats:
         self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
         self.n = n
 
+    def _pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.mean is None or self.m2 is None:
+            raise ValueError("ChannelStats: no batch was added")
+        return self.mean, self.m2
+
     def avg_sq_mean(self) -> float:
-        return float((self.mean**2).mean())
+        mean, _ = self._pooled()
+        return float((mean**2).mean())
 
     def avg_var(self) -> float:
-        return float((self.m2 / self.n).mean())
+        _, m2 = self._pooled()
+        return float((m2 / self.n).mean())
 
 
 def signal_metrics(x: torch.Tensor) -> tuple[float, float]:

@@ -71,15 +71,15 @@ def plot_spp(
         axes = fig.subplots(*((1, 3) if layout == "row" else (3, 1)), sharex=layout == "column")
         if title:
             fig.suptitle(title, fontsize=FONT + 1)
-    axes = np.asarray(axes, dtype=object).ravel()
-    if axes.size != 3:
-        raise ValueError(f"plot_spp needs 3 axes, got {axes.size}")
+    panels = np.asarray(axes, dtype=object).ravel()
+    if panels.size != 3:
+        raise ValueError(f"plot_spp needs 3 axes, got {panels.size}")
     handles = []
     for label, result in results.items():
         depth = np.arange(1, len(result) + 1)
         ends = result.stage_ends
         color = None
-        for ax, (attr, _) in zip(axes, SPP_PANELS, strict=True):
+        for ax, (attr, _) in zip(panels, SPP_PANELS, strict=True):
             y = getattr(result, attr)
             (line,) = ax.plot(depth, y, label=label or None, linewidth=1.2, color=color)
             color = line.get_color()
@@ -87,7 +87,7 @@ def plot_spp(
                 ax.plot(depth[ends], y[ends], "o", color="black", markersize=2.5, zorder=3)
         handles.append(line)
     boundaries = _shared_stage_ends(list(results.values())) if mark_stage_ends else None
-    for i, (ax, (_, name)) in enumerate(zip(axes, SPP_PANELS, strict=True)):
+    for i, (ax, (_, name)) in enumerate(zip(panels, SPP_PANELS, strict=True)):
         if boundaries is not None:
             for b in boundaries[:-1]:
                 ax.axvline(b + 1.5, color="0.6", linestyle=":", linewidth=0.8, zorder=0)
@@ -107,7 +107,7 @@ def plot_spp(
         extra = []
         if mark_stage_ends:
             extra = [Line2D([], [], marker="o", color="black", linestyle="none", markersize=3, label="end of stage")]
-        axes[0].figure.legend(
+        panels[0].figure.legend(
             handles=labelled + extra,
             loc="outside lower center",
             ncol=min(len(labelled) + len(extra), 3),
@@ -115,5 +115,5 @@ def plot_spp(
             frameon=False,
         )
     elif labelled:
-        axes[0].legend(fontsize=FONT)
-    return axes
+        panels[0].legend(fontsize=FONT)
+    return panels

@@ -73,7 +73,15 @@ def plan(items: Sequence[tuple[Spec, int]], store: Store) -> list[PlannedTrial]:
 class Sweep:
     """Bookkeeping shared by the serial and the parallel runner: outcomes, busy trials, deaths and retries."""
 
-    def __init__(self, store, reporter, result, fail_fast, retry_failed, max_retries) -> None:
+    def __init__(
+        self,
+        store: Store,
+        reporter: Reporter,
+        result: SweepResult,
+        fail_fast: bool,
+        retry_failed: bool,
+        max_retries: int,
+    ) -> None:
         self.store, self.reporter, self.result = store, reporter, result
         self.fail_fast, self.retry_failed, self.max_retries = fail_fast, retry_failed, max_retries
         self.deferred: list[PlannedTrial] = []  # locked by another process: waited for at the end
@@ -105,9 +113,8 @@ class Sweep:
         """Record a dead worker's trial as failed; return whether to run it again."""
         n = self.deaths[t.trial_id] = self.deaths.get(t.trial_id, 0) + 1
         retry = n <= self.max_retries
-        record = {"trial_id": t.trial_id, "seed": t.seed, "status": "failed", "error": cause, "worker_deaths": n}
-        if not retry:
-            record["error"] += f" ({n} time(s); not retried again without retry_failed)"
+        error = cause if retry else f"{cause} ({n} time(s); not retried again without retry_failed)"
+        record = {"trial_id": t.trial_id, "seed": t.seed, "status": "failed", "error": error, "worker_deaths": n}
         self.store.mark_failed(t.trial_id, record)
         if not retry:
             self.record(t, record)

@@ -66,7 +66,8 @@ def export_claim(
     with open_tracker(uri, experiment, artifact_location(uri), timeout_s) as tracker:
         summary = ExportSummary(uri, experiment, tracker.experiment_id)
         claim_run, claim_new = _claim_run(tracker, key, result, store, report_dir)
-        arms, parents = {}, {}
+        arms: dict[str, dict[str, Any]] = {}
+        parents: dict[str, str] = {}
         for name, arm in result.arms.items():
             run_id, new = _arm_run(tracker, key, name, arm, result, store, claim_run)
             arms[name] = {"run_id": run_id, "written": new}

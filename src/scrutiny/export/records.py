@@ -13,7 +13,7 @@ import json
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_KEY = 250  # MLflow's longest param, tag or metric key
 MAX_PARAM_VALUE = 6000  # MLflow's longest param value
@@ -53,7 +53,8 @@ def as_text(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
+    """A finite int or float (a bool is not a number here)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

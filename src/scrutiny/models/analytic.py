@@ -54,6 +54,9 @@ class PiekniewskiLocator(nn.Module):
     Exact in float32 for every position while ``H, W < 2**24``.
     """
 
+    coords: torch.Tensor  # buffers, registered in __init__
+    bias: torch.Tensor
+
     def __init__(self, height: int, width: int, strict: bool = True) -> None:
         super().__init__()
         if height < 1 or width < 1:
@@ -95,17 +98,24 @@ def handset_coordconv_classifier(height: int = 64, width: int = 64) -> CoordConv
     """
     model = CoordConvPainter(height, width)
     layers = [m for m in model.layers if isinstance(m, PointwiseConv)]
-    for layer in layers:
+    biases = [_bias(layer) for layer in layers]
+    for layer, bias in zip(layers, biases, strict=True):
         layer.weight.zero_()
-        layer.bias.zero_()
+        bias.zero_()
     # Pixel features [x, y, xx, yy]; col = (xx + 1)(W − 1)/2, row = (yy + 1)(H − 1)/2.
     sx, sy = (width - 1) / 2, (height - 1) / 2
-    first = layers[0].weight[:, :, 0, 0]
-    first[0, 0], first[0, 2], layers[0].bias[0] = 1.0, -sx, -sx  # ReLU(x − col)
-    first[1, 0], first[1, 2], layers[0].bias[1] = -1.0, sx, sx  # ReLU(col − x)
-    first[2, 1], first[2, 3], layers[0].bias[2] = 1.0, -sy, -sy  # ReLU(y − row)
-    first[3, 1], first[3, 3], layers[0].bias[3] = -1.0, sy, sy  # ReLU(row − y)
+    first, first_bias = layers[0].weight[:, :, 0, 0], biases[0]
+    first[0, 0], first[0, 2], first_bias[0] = 1.0, -sx, -sx  # ReLU(x − col)
+    first[1, 0], first[1, 2], first_bias[1] = -1.0, sx, sx  # ReLU(col − x)
+    first[2, 1], first[2, 3], first_bias[2] = 1.0, -sy, -sy  # ReLU(y − row)
+    first[3, 1], first[3, 3], first_bias[3] = -1.0, sy, sy  # ReLU(row − y)
     for layer in layers[1:-1]:  # pass the four non-negative units on through the ReLUs
         layer.weight[:4, :4, 0, 0] = torch.eye(4)
     layers[-1].weight[0, :4, 0, 0] = -1.0  # logit = −(|x − col| + |y − row|)
     return model
+
+
+def _bias(layer: PointwiseConv) -> nn.Parameter:
+    if layer.bias is None:
+        raise ValueError("handset_coordconv_classifier: every pointwise layer of the painter needs a bias")
+    return layer.bias

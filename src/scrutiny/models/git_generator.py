@@ -84,6 +84,8 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         h = self.conv1(x)
         if self.norm is not None:
+            if params is None:
+                raise ValueError("params: an AdaIN block needs its style parameters (N, 4 * dim)")
             g1, b1, g2, b2 = params.chunk(4, dim=1)
             h = self.norm(h, g1, b1)
         h = self.conv2(F.relu(h))
@@ -121,7 +123,7 @@ class GITGenerator(nn.Module):
         gan_w: float = 1.0,
     ) -> None:
         super().__init__()
-        self.style_dim = style_dim
+        self.in_channels, self.style_dim = in_channels, style_dim
         self.weights = {"recon_x": recon_x_w, "recon_c": recon_c_w, "recon_s": recon_s_w, "gan": gan_w}
         dims = [width * 2**i for i in range(n_down + 1)]
         self.content = nn.Sequential(

@@ -41,17 +41,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, Literal, TypedDict, TypeGuard
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scrutiny.layers.perturb import PerturbLayer, make_act
+from scrutiny.layers.perturb import NOISES, Noise, PerturbLayer, make_act
 from scrutiny.registry import MODELS
 
 FIRST_LAYERS = ("perturb", "perturb_update", "conv", "random_conv")
 BLOCK_ORDERS = ("authors", "klachko")
-POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+BlockOrder = Literal["authors", "klachko"]
+POOLS: dict[str, type[nn.MaxPool2d] | type[nn.AvgPool2d]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 # Klachko's k×k first-layer conv: kernel -> (padding, stride, bias); 7×7 adds MaxPool2d(3, 2, 1).
 _STEM_CONV = {1: (0, 1, True), 3: (1, 1, False), 5: (1, 1, False), 7: (3, 2, False)}
 
@@ -65,7 +67,26 @@ def _hw(size: int | Sequence[int] | None) -> tuple[int, int]:
 
 def _out(size: tuple[int, int], kernel: int, stride: int, padding: int, ceil: bool = False) -> tuple[int, int]:
     rnd = math.ceil if ceil else math.floor
-    return tuple(int(rnd((s + 2 * padding - kernel) / stride)) + 1 for s in size)  # type: ignore[return-value]
+    h, w = (int(rnd((s + 2 * padding - kernel) / stride)) + 1 for s in size)
+    return h, w
+
+
+def _is_block_order(order: str) -> TypeGuard[BlockOrder]:
+    return order in BLOCK_ORDERS
+
+
+def _is_noise(noise: str) -> TypeGuard[Noise]:
+    return noise in NOISES
+
+
+class _MaskArgs(TypedDict):
+    """The :class:`PerturbLayer` arguments that every perturbation layer of a PNN shares."""
+
+    noise: Noise
+    unique_masks: bool
+    train_masks: bool
+    mix_maps: bool
+    generator: torch.Generator | None
 
 
 class PNNBasicBlock(nn.Module):
@@ -96,10 +117,10 @@ class PNNBasicBlock(nn.Module):
         stride: int,
         input_size: tuple[int, int],
         *,
-        order: str,
+        order: BlockOrder,
         pool_type: str,
         act: str,
-        **layer_kwargs,
+        **layer_kwargs: Any,
     ) -> None:
         super().__init__()
         self.order = order
@@ -121,7 +142,7 @@ class PNNBasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.pool(self.perturb1(x))
-        if self.bn1 is not None:
+        if self.bn1 is not None and self.act1 is not None:
             y = self.act1(self.bn1(y))
         y = self.perturb2(y)
         if self.bn2 is not None:
@@ -188,15 +209,21 @@ class PNNResNet(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if order not in BLOCK_ORDERS:
+        if not _is_block_order(order):
             raise ValueError(f"order must be one of {BLOCK_ORDERS}, got {order!r}")
         if first_layer not in FIRST_LAYERS:
             raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
         if pool_type not in POOLS:
             raise ValueError(f"pool_type must be one of {sorted(POOLS)}, got {pool_type!r}")
-        masks = dict(
-            noise=noise, unique_masks=unique_masks, train_masks=train_masks, mix_maps=mix_maps, generator=generator
-        )
+        if not _is_noise(noise):
+            raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")
+        masks: _MaskArgs = {
+            "noise": noise,
+            "unique_masks": unique_masks,
+            "train_masks": train_masks,
+            "mix_maps": mix_maps,
+            "generator": generator,
+        }
         size = image_size
         if first_layer == "perturb":
             self.pre_layers = nn.Sequential(

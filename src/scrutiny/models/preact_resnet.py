@@ -150,6 +150,7 @@ class PreActResNet(nn.Module):
             raise ValueError(f"block must be 'bottleneck' or 'basic', got '{block}'")
         if not stage_depths or any(int(d) < 1 for d in stage_depths):
             raise ValueError(f"stage_depths must be positive integers, got {stage_depths}")
+        self.stem: nn.Module
         if stem == "7x7_pool":
             self.stem = nn.Sequential(_conv(in_channels, width, 7, 2), nn.MaxPool2d(3, 2, padding=1))
         elif stem == "3x3":
@@ -157,10 +158,11 @@ class PreActResNet(nn.Module):
         else:
             raise ValueError(f"stem must be '7x7_pool' or '3x3', got '{stem}'")
         expansion = 4 if block == "bottleneck" else 1
-        stages, cin = [], width
+        stages: list[nn.Sequential] = []
+        cin = width
         for s, depth in enumerate(stage_depths):
             cout = width * expansion * 2**s
-            blocks = []
+            blocks: list[nn.Module] = []
             for i in range(int(depth)):
                 stride = 2 if (s > 0 and i == 0) else 1
                 if block == "bottleneck":
@@ -186,9 +188,9 @@ class PreActResNet(nn.Module):
     def spp_blocks(self) -> list[tuple[str, int, nn.Module, nn.Module]]:
         """``(name, stage, block, residual branch)`` per block, in forward order (the SPP protocol)."""
         return [
-            (f"stages.{s}.{i}", s, blk, blk.branch)
-            for s, stage in enumerate(self.stages)
-            for i, blk in enumerate(stage)
+            (f"stages.{s}.{i}", s, blk, blk.get_submodule("branch"))
+            for s, stage in enumerate(self.stages.children())
+            for i, blk in enumerate(stage.children())
         ]
 
 

@@ -126,6 +126,11 @@ class ResNet(nn.Module):
             block starts as the identity. Neither the paper nor fb.resnet.torch does this.
     """
 
+    layer1: nn.Sequential  # set by name in __init__, one per stage
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(
         self,
         depth: int = 50,
