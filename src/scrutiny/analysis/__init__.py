@@ -1,4 +1,8 @@
-"""Analysis reads only the store and builds arrays of scores per arm.
+"""Analysis reads only the store (or scores a user brings) and builds arrays of scores per arm; it runs nothing.
+
+:mod:`~scrutiny.analysis.check` scores a claim and decides its hypotheses (:mod:`~scrutiny.analysis.verdicts`);
+running the trials a claim needs is :mod:`scrutiny.workflows.check`. Results are dataclasses that
+:mod:`scrutiny.report` renders.
 
 Names are imported on first use (PEP 562), so that ``import scrutiny.analysis`` stays cheap.
 """
