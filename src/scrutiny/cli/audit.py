@@ -125,7 +125,7 @@ def duplicates(
     features, embedding = None, None
     if bundle is not None and (embed or embed_model):
         from scrutiny.audit.embed import embedder_from_registry, embedder_from_trial, penultimate_features
-        from scrutiny.protocols.run_eval import resolve_device
+        from scrutiny.device import resolve_device
 
         context: dict[str, Any] = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels}
         if bundle.image_size is not None:
