@@ -60,6 +60,11 @@ from scrutiny.registry import DATASETS
 UNIFORM_SEED = 20202  # MAGIC_SEED_OF_WONDER in the official generator
 UNIFORM_TEST_FRACTION = 0.25
 SPLITS = ("uniform", "uniform80", "quadrant", "uniform_val", "uniform80_val", "quadrant_val")
+BaseSplit = Literal["uniform", "uniform80", "quadrant"]
+_BASE_SPLIT: dict[str, BaseSplit] = {  # a _val split keeps its base's test set
+    **{"uniform": "uniform", "uniform80": "uniform80", "quadrant": "quadrant"},
+    **{"uniform_val": "uniform", "uniform80_val": "uniform80", "quadrant_val": "quadrant"},
+}
 VAL_SEED = 20203  # the validation carve's own legacy RandomState, independent of the test split's
 VAL_FRACTION = 0.2
 TASKS = ("classification", "regression", "rendering")
@@ -130,7 +135,7 @@ def class_index(coords: np.ndarray, canvas: int = 64) -> np.ndarray:
 
 def split_mask(
     coords: np.ndarray,
-    split: Literal["uniform", "uniform80", "quadrant"],
+    split: BaseSplit,
     canvas: int = 64,
     split_seed: int = 0,
 ) -> np.ndarray:
@@ -226,8 +231,8 @@ def not_so_clevr(
     if not 0.0 < square_value:
         raise DataError(f"data.square_value: expected a positive number, got {square_value}")
     coords = centres(canvas, square)
-    base = split.removesuffix("_val")
-    test = split_mask(coords, base, canvas, split_seed)  # type: ignore[arg-type]
+    base = _BASE_SPLIT[split]
+    test = split_mask(coords, base, canvas, split_seed)
     inputs, targets = _task_tensors(task, coords, canvas, square, square_value)
     train_rows = np.flatnonzero(~test)
     val_rows = np.empty(0, dtype=np.int64)

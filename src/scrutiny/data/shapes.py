@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -149,14 +150,25 @@ class EvalView(Dataset):
         return self.transform(image), label
 
 
+class _Look(NamedTuple):
+    """The arguments of :func:`render` after ``rng`` and ``label``, in its order (hashable, for the cache)."""
+
+    min_side: int
+    max_side: int
+    noise: float
+    clutter: int
+    obj_min: float
+    obj_max: float
+
+
 @functools.lru_cache(maxsize=8)
-def _generate(split: str, n: int, data_seed: int, **kwargs: float | int) -> RawImages:
+def _generate(split: str, n: int, data_seed: int, look: _Look) -> RawImages:
     """The raw images of a split (cached per process: a worker that runs several trials generates them once)."""
     images, labels = [], []
     for i in range(n):
         rng = np.random.default_rng([data_seed, _SPLIT_IDS[split], i])
         label = i % len(CLASSES)
-        images.append(torch.from_numpy(render(rng, label, **kwargs)))  # type: ignore[arg-type]
+        images.append(torch.from_numpy(render(rng, label, *look)))
         labels.append(label)
     return RawImages(images, labels)
 
@@ -233,10 +245,9 @@ def shapes(
     )
     if not 0 < obj_min <= obj_max <= 1:
         raise DataError(f"data.obj_min/obj_max: expected 0 < obj_min <= obj_max <= 1, got {obj_min}, {obj_max}")
-    args = {"min_side": min_side, "max_side": max_side, "noise": noise, "clutter": clutter}
-    args |= {"obj_min": obj_min, "obj_max": obj_max}
-    train_raw = _generate("train", n_train, data_seed, **args)
-    val_raw = _generate("val", n_val, data_seed, **args)
+    look = _Look(min_side, max_side, noise, clutter, obj_min, obj_max)
+    train_raw = _generate("train", n_train, data_seed, look)
+    val_raw = _generate("val", n_val, data_seed, look)
     splits = {
         "train": EvalView(train_raw, size, resize),
         "val": EvalView(val_raw, size, resize),

@@ -88,7 +88,7 @@ class ConvTranspose2dSame(nn.ConvTranspose2d):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # no output_size: 'same' fixes it
         k, s = self.kernel_size[0], self.stride[0]
         extra = max(s - k, 0)  # a 1×1 kernel at stride 2 leaves the last pixel uncovered: bias only
         full = F.conv_transpose2d(x, self.weight, self.bias, self.stride, 0, output_padding=extra)

@@ -172,6 +172,10 @@ class ImageProtocolBase:
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
 
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters, JSON-serialisable; a protocol adds its own to these."""
+        return self._common_params()
+
     def _common_params(self) -> dict[str, Any]:
         return {
             "average": self.average,
@@ -188,5 +192,5 @@ class ImageProtocolBase:
         return normalize(x, self.mean, self.std)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())  # type: ignore[attr-defined]
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{self.name}({args})"

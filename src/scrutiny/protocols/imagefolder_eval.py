@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
@@ -86,14 +86,17 @@ class EvalResult:
 
 
 def _resolve(protocol: ImageProtocol | str) -> ImageProtocol:
-    if isinstance(protocol, str):
-        protocol = PROTOCOLS.get(protocol)()
-    if not is_image_protocol(protocol):
+    built: object = PROTOCOLS.get(protocol)() if isinstance(protocol, str) else protocol
+    if not _is_image(built):
         raise ProtocolError(
-            f"protocol: '{getattr(protocol, 'name', protocol)}' scores transformed tensors, not raw "
+            f"protocol: '{getattr(built, 'name', built)}' scores transformed tensors, not raw "
             "images; use single_crop, ten_crop or multi_scale"
         )
-    return protocol  # type: ignore[return-value]
+    return built
+
+
+def _is_image(protocol: object) -> TypeGuard[ImageProtocol]:
+    return is_image_protocol(protocol)
 
 
 class _ViewsDataset(torch.utils.data.Dataset):

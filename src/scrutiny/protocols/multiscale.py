@@ -130,12 +130,12 @@ class MultiScale(ImageProtocolBase):
                 raise ProtocolError(f"{self.name}: expected {len(self.scales)} per image, got {len(image_views)}")
             for j, v in enumerate(image_views):
                 groups.setdefault((int(v.shape[-2]), int(v.shape[-1])), []).append((i, j, v))
-        per_image: list[list[torch.Tensor | None]] = [[None] * len(self.scales) for _ in views]
+        per_image: list[dict[int, torch.Tensor]] = [{} for _ in views]  # image -> scale index -> logits
         for group in groups.values():
             logits = model_logits(model, torch.cat([v for _, _, v in group]), protocol=self.name)
             for (i, j, _), chunk in zip(group, logits.split([v.shape[0] for _, _, v in group]), strict=True):
                 per_image[i][j] = chunk
-        stacked = torch.stack([torch.cat(row) for row in per_image])  # type: ignore[arg-type]
+        stacked = torch.stack([torch.cat([row[j] for j in range(len(self.scales))]) for row in per_image])
         return combine(stacked, self.average)
 
 
