@@ -12,7 +12,7 @@ import numpy as np
 
 from scrutiny.analysis.metric_info import clip_interval, metric_range, worst_value
 from scrutiny.analysis.scores import ArmScores
-from scrutiny.spec.claim import Hypothesis
+from scrutiny.spec.claim import Claim, Hypothesis
 from scrutiny.stats import hedges_g, mann_whitney, permutation_test
 from scrutiny.stats.location import LocationTest, location_test
 
@@ -35,7 +35,7 @@ class Rules:
     details: bool = True  # rank, permutation and bootstrap statistics beside the decision (slower; not deciding)
 
     @classmethod
-    def of_claim(cls, claim: Any, seed: int = 0) -> Rules:
+    def of_claim(cls, claim: Claim, seed: int = 0) -> Rules:
         return cls(
             alpha=claim.alpha,
             multiplicity=claim.multiplicity,

@@ -9,7 +9,10 @@ import os
 import pickle
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrutiny.store import Store
 
 TOKEN_DIR = ".locks"  # the driver writes a token here; a node that cannot read it does not see the store
 
@@ -71,7 +74,7 @@ def _picklable(exc: Exception) -> Any:
     return exc
 
 
-def prepare_store(store: Any, trial_id: str) -> Path:
+def prepare_store(store: Store, trial_id: str) -> Path:
     """Create the store folder as any write does (``STORE.json``, ``.locks``) and return its absolute path."""
     from scrutiny.store import TrialBusyError
 

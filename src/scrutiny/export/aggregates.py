@@ -6,12 +6,15 @@ plain dicts; nothing here imports MLflow. Metric points are ``(key, value, times
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scrutiny.export.records import MAX_TAG_VALUE, as_text, clean_key, flatten, is_number
 from scrutiny.stats import iqm, mean_ci
+
+if TYPE_CHECKING:
+    from scrutiny.analysis.scores import ArmScores
 
 CONFIDENCE = 0.95
 
@@ -33,7 +36,7 @@ def seed_stats(values: np.ndarray) -> dict[str, float]:
     return out
 
 
-def arm_metrics(arm: Any, ts: int, step: int = 0) -> list[tuple]:
+def arm_metrics(arm: ArmScores, ts: int, step: int = 0) -> list[tuple]:
     """Seed aggregates of the arm's metric and of every other numeric final field: ``<field>.mean``, ``.iqm``,
     ``.ci_low``, ``.ci_high``, ``.sd``, ``.n``; plus ``n_complete`` and the arm's reported value where it has one.
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrutiny.export import records as rec
 from scrutiny.export._tracker import ExportError, Tracker, default_tracking_uri, open_tracker
@@ -29,6 +29,9 @@ from scrutiny.export.mlflow import (
 from scrutiny.spec import trial_id
 from scrutiny.store import Store
 from scrutiny.store._atomic import json_safe
+
+if TYPE_CHECKING:
+    from scrutiny.analysis.check import ClaimResult
 
 CLAIM_TAG = "scrutiny.claim_key"
 ARM_TAG = "scrutiny.arm_key"
@@ -110,7 +113,7 @@ def _write_run(tracker, name, tags, params, metrics, files: dict[str, bytes], fp
 
 
 def _claim_run(
-    tracker: Tracker, key: str, result: Any, store: Store, report_dir: str | Path | None
+    tracker: Tracker, key: str, result: ClaimResult, store: Store, report_dir: str | Path | None
 ) -> tuple[str, bool]:
     claim = result.claim
     data = json_safe(result.to_dict())
@@ -178,7 +181,7 @@ def _arm_run(tracker, key, name, arm, result, store: Store, parent: str) -> tupl
     return _write_run(tracker, run_name, tags, params, metrics, {}, fp, parent), True
 
 
-def _latest_end(result: Any, store: Store) -> int:
+def _latest_end(result: ClaimResult, store: Store) -> int:
     """The latest end time (ms) among the claim's complete trials, so that a re-export logs identical points."""
     ends = [
         rec.to_ms(store.result(trial_id(result.specs[name], seed)).get("ended_at"))

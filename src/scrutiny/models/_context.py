@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from scrutiny.registry import CONTEXT_ARGS
 
 
-def model_context(bundle: Any) -> dict[str, Any]:
+class DatasetFacts(Protocol):
+    """What a model builder is told of its dataset (a :class:`scrutiny.data.DataBundle` has these)."""
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def in_channels(self) -> int: ...
+
+    @property
+    def image_size(self) -> tuple[int, int] | None: ...
+
+
+def model_context(bundle: DatasetFacts) -> dict[str, Any]:
     """``num_classes``, ``in_channels`` and ``image_size`` of a dataset, for :func:`scrutiny.models.build_model`.
 
     Args:

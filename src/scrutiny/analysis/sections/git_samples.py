@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
     from scrutiny.analysis.check import ClaimResult
+    from scrutiny.spec import Spec
     from scrutiny.store import Store
 
 
@@ -54,12 +55,12 @@ class SampleGrid:
     changed: list[float]
 
 
-def _uses_git(spec: Any) -> bool:
+def _uses_git(spec: Spec) -> bool:
     augment = spec.data.model_dump().get("augment")
     return isinstance(augment, dict) and augment.get("name") == "git"
 
 
-def sample_grid(arm: str, spec: Any, n_samples: int = 7, seed: int = 0) -> SampleGrid:
+def sample_grid(arm: str, spec: Spec, n_samples: int = 7, seed: int = 0) -> SampleGrid:
     """Rebuild ``spec``'s data and transform one training image of each head and tail class ``n_samples`` times.
 
     Args:

@@ -162,7 +162,7 @@ def protocol_table(
     )
 
 
-def _match(result: Any, arm: str, field: str, value: float, tol: float | None) -> str | None:
+def _match(result: ClaimResult, arm: str, field: str, value: float, tol: float | None) -> str | None:
     """The engine's verdict on ``arm[field] ≈ value``: the claim's own where it has one, else decided apart."""
     for v in result.verdicts:
         if (
