@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,13 @@ def as_protocols(protocols: str | Sequence[Any]) -> list[ImageProtocol]:
     """Protocol objects from names (``"single,ten"``, a list of names) or objects, which pass through."""
     if isinstance(protocols, str):
         return build_protocols(protocols)
-    return [p if is_image_protocol(p) else build_protocols([p])[0] for p in protocols]
+    out: list[ImageProtocol] = []
+    for p in protocols:
+        if isinstance(p, str) or not is_image_protocol(p):
+            out.append(build_protocols([p])[0])
+        else:
+            out.append(p)
+    return out
 
 
 def run_protocol(
@@ -200,5 +207,12 @@ def evaluate_protocols(
     dev = resolve_device(device)
     model.to(dev)
     check_protocols(model, objs, dev)  # fail before any work
-    options = {"batch_size": batch_size, "progress": progress, "num_workers": num_workers}
-    return [run_protocol(model, folder, p, device=dev, keep_predictions=keep_predictions, **options) for p in objs]
+    run = partial(
+        run_protocol,
+        batch_size=batch_size,
+        device=dev,
+        progress=progress,
+        num_workers=num_workers,
+        keep_predictions=keep_predictions,
+    )
+    return [run(model, folder, p) for p in objs]
