@@ -211,7 +211,8 @@ def attribute(
         ci = bootstrap_ci(values, "mean", reps, confidence, seed=seed)
         return Estimate(name, ci.estimate, ci.low, ci.high, tuple(k))
 
-    factors, full, empty = plan.factors, plan.full, frozenset()
+    factors, full = plan.factors, plan.full
+    empty: Arm = frozenset()
     a, b = est("A", {empty: 1.0}), est("B", {full: 1.0})
     gap_contrast: Contrast = {full: 1.0, empty: -1.0}
     gap = est("gap", gap_contrast)

@@ -151,7 +151,7 @@ def audit_reported_accuracy(
         sizes = np.broadcast_to(np.asarray(per_batch_sizes, dtype=np.float64), correct.shape)
     except ValueError:
         raise ScrutinyError(
-            f"batch sizes of shape {np.shape(per_batch_sizes)} do not fit counts {correct.shape}"
+            f"batch sizes of shape {np.asarray(per_batch_sizes).shape} do not fit counts {correct.shape}"
         ) from None
     if (sizes <= 0).any() or (correct < 0).any() or (correct > sizes).any():
         raise ScrutinyError("per-batch counts must satisfy 0 <= correct <= size and size > 0")

@@ -40,7 +40,8 @@ def read_cifar(root: str | Path | None, which: str) -> dict[str, CifarSplit]:
     folder = Path(root).expanduser() / _LAYOUT[which][0]
     out = {}
     for split, names in _LAYOUT[which][1].items():
-        data, labels = [], []
+        data: list[np.ndarray] = []
+        labels: list[int] = []
         for name in names:
             path = folder / name
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from scrutiny.data import DataBundle
@@ -25,6 +26,7 @@ def build_dataset(name: str, root: str | None = None, args: dict[str, Any] | Non
     """Call the dataset builder ``name`` with ``root`` and ``args``; an unknown argument is a one-line error."""
     builder = DATASETS.get(name)
     args = dict(args or {})
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(builder).parameters
     except (TypeError, ValueError):

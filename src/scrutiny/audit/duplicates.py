@@ -279,7 +279,7 @@ def _exact_pairs(h: SplitHashes, other: SplitHashes, same: bool, k: int) -> list
     for j, d in enumerate(other.digests):
         if other.valid[j]:
             index.setdefault(d, []).append(j)
-    out = []
+    out: list[tuple[int, int]] = []
     for i, d in enumerate(h.digests):
         if not h.valid[i]:
             continue

@@ -89,7 +89,9 @@ def hamming_search(
         qi, ri = np.nonzero(hit)
         if len(qi):
             q, r, dist, cut = _keep_closest(qi + start, ri, d[qi, ri].astype(np.int64), max_matches, ascending=True)
-            qs.append(q), rs.append(r), ds.append(dist)
+            qs.append(q)
+            rs.append(r)
+            ds.append(dist)
             truncated += cut
     return _matches(qs, rs, ds, nearest, nearest_d, truncated, np.int64)
 
@@ -139,7 +141,9 @@ def cosine_search(
         qi, ri = np.nonzero(hit)
         if len(qi):
             a, b, sim, cut = _keep_closest(qi + start, ri, s[qi, ri].astype(np.float64), max_matches, ascending=False)
-            qs.append(a), rs.append(b), ss.append(sim)
+            qs.append(a)
+            rs.append(b)
+            ss.append(sim)
             truncated += cut
     return _matches(qs, rs, ss, nearest, nearest_s, truncated, np.float64)
 

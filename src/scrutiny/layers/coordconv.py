@@ -20,10 +20,14 @@ Semantics (NCHW here):
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+"""The ``padding_mode`` values of :class:`torch.nn.Conv2d`."""
 
 
 def axis_coords(n: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
@@ -117,7 +121,7 @@ class CoordConv2d(nn.Module):
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: PaddingMode = "zeros",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         with_r: bool = False,

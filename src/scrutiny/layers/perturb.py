@@ -187,14 +187,17 @@ class PerturbLayer(nn.Module):
         """Args: x ``(B, C_in, H, W)``. Returns ``(B, C_out, H, W)``."""
         y = self.perturb(x)
         if self.order == "authors":
+            assert self.bn_in is not None  # built for "authors" and "authors_first"
             if self.use_act:
                 y = self.act(y)
             y = self.conv(self.bn_in(y))
         elif self.order == "klachko":
+            assert self.bn_out is not None  # built for "klachko" and "authors_first"
             if self.use_act:
                 y = self.act(y)
             y = self.act(self.bn_out(self.conv(y)))
         else:  # authors_first
+            assert self.bn_in is not None and self.bn_out is not None  # both built for "authors_first"
             y = self.bn_in(y)
             if self.use_act:
                 y = self.act(y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def build_model(section: dict[str, Any], context: dict[str, Any], *, trust_code:
     """
     kwargs = {k: v for k, v in section.items() if k not in ("name", "weights")}
     builder = MODELS.get(section["name"], trust_code=trust_code)
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(builder).parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())

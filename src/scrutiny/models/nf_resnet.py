@@ -172,6 +172,7 @@ def _conv_factory(scaled_ws: bool):
             return ScaledStdConv2d(cin, cout, k, stride=stride, padding=k // 2, bias=True, gamma=1.0, eps=1e-4)
         layer = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=True)
         nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+        assert layer.bias is not None  # built with bias=True
         nn.init.zeros_(layer.bias)
         return layer
 
@@ -281,9 +282,9 @@ class NFResNet(nn.Module):
     def spp_blocks(self) -> list[tuple[str, int, nn.Module, nn.Module]]:
         """``(name, stage, block, residual branch)`` per block, in forward order (the SPP protocol)."""
         return [
-            (f"stages.{s}.{i}", s, blk, blk.branch)
-            for s, stage in enumerate(self.stages)
-            for i, blk in enumerate(stage)
+            (f"stages.{s}.{i}", s, blk, blk.get_submodule("branch"))
+            for s, stage in enumerate(self.stages.children())
+            for i, blk in enumerate(stage.children())
         ]
 
 

@@ -210,7 +210,7 @@ def crops(
     n = None
     for key, protocol in built:
         t0 = time.perf_counter()
-        if kind == "imagefolder":
+        if isinstance(source, Path):  # kind "imagefolder"
             result = evaluate_imagefolder(
                 model,
                 source,
@@ -230,6 +230,7 @@ def crops(
             raise ProtocolError(f"crops: protocol '{key}' evaluated {result.n} images, an earlier one {n}")
         n = result.n
         preds = result.predictions
+        assert preds is not None  # both evaluations above keep the per-image predictions
         misses[key] = (preds.topk[:, 0] != preds.targets).astype(float)  # (n,) per-image top-1 miss, in data order
         metrics[f"{key}_top1_err"] = result.top1_error
         ci = bootstrap_mean_discrete(misses[key], reps=reps, seed=np.random.default_rng([ctx.seed, len(misses)]))

@@ -84,7 +84,8 @@ def monitor(ctx: ProbeContext, smoothness: float = SMOOTHNESS, batch_size: int |
     if not 0.0 <= smoothness < 1.0:
         raise ScrutinyError(f"probes: monitor: smoothness: expected a number in [0, 1), got {smoothness}")
     epochs, correct, sizes = per_batch_counts(ctx)
-    batch = int(batch_size or ctx.spec.data.eval_batch_size)
+    # the schema fills eval_batch_size from batch_size when it is not given
+    batch = int(batch_size or ctx.spec.data.eval_batch_size or ctx.spec.data.batch_size)
     if not (sizes == batch).any():
         raise ScrutinyError(f"probes: monitor: batch_size: no test batch has {batch} examples; all would be skipped")
     monitor_values = monitor_epoch_values(correct, sizes, batch, smoothness=smoothness)

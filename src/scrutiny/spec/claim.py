@@ -32,7 +32,7 @@ Spec paths are relative to the claim file. An arm's spec is its file, then the a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -102,6 +102,14 @@ class Tuning(_Strict):
     note: str | None = None
 
 
+ScaleName = Literal["smoke", "cpu", "paper"]
+SCALE_NAMES: tuple[ScaleName, ...] = ("smoke", "cpu", "paper")
+
+
+def _is_scale_name(scale: str) -> TypeGuard[ScaleName]:
+    return scale in SCALE_NAMES
+
+
 class Scale(_Strict):
     seeds: str | list[int] | None = None
     set: tuple[str, ...] = ()
@@ -133,8 +141,8 @@ class Claim(_Strict):
     seeds: str | list[int] = "0-2"
     arms: dict[str, Arm]
     hypotheses: tuple[Hypothesis, ...]
-    scales: dict[Literal["smoke", "cpu", "paper"], Scale] = Field(default_factory=dict)
-    default_scale: Literal["smoke", "cpu", "paper"] = "cpu"
+    scales: dict[ScaleName, Scale] = Field(default_factory=dict)
+    default_scale: ScaleName = "cpu"
     notes: tuple[str, ...] = ()
     sections: tuple[SectionRef, ...] = ()
     alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error rate of the confirmatory hypotheses")
@@ -222,9 +230,9 @@ def arm_specs(
     """The resolved spec of every arm at ``scale``; ``arm_overrides`` (arm -> ``key=value``s) apply last."""
     from scrutiny.errors import ScrutinyError
 
-    if scale not in ("smoke", "cpu", "paper"):
+    if not _is_scale_name(scale):
         raise ScrutinyError(f"scale: expected smoke, cpu or paper, got {scale!r}")
-    chosen = claim.scales.get(scale, Scale())  # type: ignore[arg-type]
+    chosen = claim.scales.get(scale, Scale())
     unknown = sorted(set(arm_overrides or {}) - set(claim.arms))
     if unknown:
         raise ScrutinyError(f"arm overrides: unknown arm(s) {', '.join(unknown)}; arms are {', '.join(claim.arms)}")
@@ -266,7 +274,7 @@ def _blame_claim(exc: SpecError, claim_path: str | Path, spec_path: Path, stages
 
 
 def claim_seeds(claim: Claim, scale: str, override: str | None = None) -> list[int]:
-    chosen = claim.scales.get(scale, Scale())  # type: ignore[arg-type]
+    chosen = claim.scales.get(scale, Scale()) if _is_scale_name(scale) else Scale()
     value = override or chosen.seeds or claim.seeds
     return parse_seeds(",".join(map(str, value)) if isinstance(value, list) else value)
 

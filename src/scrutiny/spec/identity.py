@@ -20,7 +20,7 @@ from typing import Any
 from scrutiny.spec.schema import Spec
 
 NOT_IDENTITY = ("label", "description")
-_LATER_KEYS = (
+_LATER_KEYS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("probes",), []),
     (("eval", "save_batches"), False),
     (("model", "weights"), None),

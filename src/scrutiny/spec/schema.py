@@ -220,6 +220,6 @@ def builder_annotation(name: str, annotation: Any, default: Any) -> Any:
         inner = [builder_annotation(name, a, default) for a in args]
         return Union[tuple(inner)]  # noqa: UP007 - built from a runtime list
     if origin in (tuple, list) and args:
-        inner = tuple(a if a is Ellipsis else builder_annotation(name, a, None) for a in args)
-        return origin[inner] if origin is tuple else list[inner[0]]
+        items = tuple(a if a is Ellipsis else builder_annotation(name, a, None) for a in args)
+        return origin[items] if origin is tuple else origin[items[0]]  # origin is tuple or list
     return annotation

@@ -66,7 +66,7 @@ def expected_max(values: object, n: int | object, replace: bool = True) -> Expec
         p = _weights(v.size, int(k), replace)
         m = float(p @ v)
         means.append(m)
-        sds.append(float(np.sqrt(max(p @ (v - m) ** 2, 0.0))))
+        sds.append(float(np.sqrt(max(float(p @ (v - m) ** 2), 0.0))))
     if ns.ndim == 0:
         return ExpectedMax(int(ns), means[0], sds[0], replace)
     return ExpectedMax(ns.copy(), np.array(means), np.array(sds), replace)

@@ -9,13 +9,14 @@ from scrutiny.stats._validate import as_scores, check_positive_int, check_probab
 from scrutiny.stats.bootstrap import BootstrapCI
 
 
-def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
     """Validate a pair of score matrices with the same number of tasks."""
     fn = "probability_of_improvement"
     x, one_a = as_scores(a, fn, "a")
     y, one_b = as_scores(b, fn, "b")
     if one_a != one_b or x.shape[1] != y.shape[1]:
-        raise ValueError(f"{fn}: a and b need the same number of tasks, got shapes {np.shape(a)} and {np.shape(b)}")
+        shape_a, shape_b = (x.shape[:1] if one_a else x.shape), (y.shape[:1] if one_b else y.shape)  # as given
+        raise ValueError(f"{fn}: a and b need the same number of tasks, got shapes {shape_a} and {shape_b}")
     return x, y
 
 

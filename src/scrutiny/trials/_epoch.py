@@ -85,6 +85,7 @@ def train_epoch(run: Run, epoch: int, writer: TrialWriter) -> dict[str, Any]:
     seen = 0
     epoch_order = None
     if data.sampler != "uniform":  # uniform keeps the plain shuffle (and its numbers) of train_batches
+        assert run.labels is not None, "the trial loads the training labels for every sampler but uniform"
         epoch_order = sampler_order(run.labels, run.order, epoch, data.sampler, data.drs_start_epoch)
     batches = train_batches(
         run.train_ds,
@@ -134,7 +135,7 @@ def evaluate_epoch(run: Run, progress: Progress, epoch: int) -> dict[str, float 
         run.eval_ds,
         spec.eval.split,
         run.protocol,
-        batch_size=spec.data.eval_batch_size,
+        batch_size=spec.data.eval_batch_size or spec.data.batch_size,  # the schema fills the former from the latter
         device=run.device,
         num_workers=spec.data.num_workers,
         channels_last=spec.train.channels_last,

@@ -8,13 +8,14 @@ Evaluation batches are sequential and never drop or pad an example.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
+from typing import TypeGuard
 
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
 
 
-def _is_tensor_dataset(ds: Dataset) -> bool:
+def _is_tensor_dataset(ds: Dataset) -> TypeGuard[TensorDataset]:
     return isinstance(ds, TensorDataset) and len(ds.tensors) == 2
 
 
@@ -43,6 +44,8 @@ def train_batches(
             ds, batch_size=batch_size, sampler=order[:stop].tolist(), num_workers=num_workers, generator=generator
         )
         return
+    if not isinstance(ds, Sized):
+        raise TypeError(f"train_batches: {type(ds).__name__} has no length; a shuffled epoch needs one")
     sampler = RandomSampler(ds, generator=generator)
     yield from DataLoader(
         ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=num_workers, generator=generator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,10 @@ def evaluate(
                 losses.append(per_example.cpu())
     finally:
         model.train(was_training)
-    if n != len(ds):  # type: ignore[arg-type]
-        raise EvaluationCountError(f"evaluated {n} examples of split '{split}', which has {len(ds)}")  # type: ignore
+    if not isinstance(ds, Sized):
+        raise TypeError(f"evaluate: split '{split}' ({type(ds).__name__}) has no length to check the count against")
+    if n != len(ds):
+        raise EvaluationCountError(f"evaluated {n} examples of split '{split}', which has {len(ds)}")
     outputs = {}
     if keep_outputs:
         outputs = {
