@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from scrutiny.analysis.scores import ArmScores, collect_arm
 from scrutiny.analysis.verdicts import RULES_TEXT, Rules, Verdict, evaluate_family
 from scrutiny.spec import Spec, diff, parse_seeds, trial_id
-from scrutiny.spec.claim import Claim, arm_specs, claim_seeds, load_claim
+from scrutiny.spec.claim import Claim, Scale, arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
 
 # computes, from a result whose arms are scored, keyword arguments per section (index in the claim's list)
@@ -106,12 +106,14 @@ class ClaimResult:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.claim
+        # the claim's scales are keyed by the built-in scale names; self.scale is any str, so look it up as one
+        scale = cast("Mapping[str, Scale]", c.scales).get(self.scale)
         return {
             "title": c.title,
             "source": c.source.model_dump(),
             "claim_file": str(self.path),
             "scale": self.scale,
-            "scale_note": (c.scales.get(self.scale).note if c.scales.get(self.scale) else None),  # type: ignore[attr-defined]
+            "scale_note": scale.note if scale else None,
             "metric": c.metric,
             "higher_is_better": c.higher_is_better,
             "seeds": self.seeds,
@@ -258,9 +260,8 @@ def claim_result(
                 differences.append({"a": a, "b": b, "key": d.key, "value_a": _plain(d.a), "value_b": _plain(d.b)})
     result = ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, dict(sweep or {}))
     result.preregistration = status(store.root, p.claim, p.path, p.scale, p.specs, p.seeds)
-    started = [
-        arms[name].started_at for name in arms if getattr(arms[name], "started_at", None)
-    ]  # the first trial of these seeds, as the store records it
+    # the first trial of these seeds, as the store records it
+    started = [t for t in (a.started_at for a in arms.values()) if t]
     result.preregistration["first_trial_at"] = min(started) if started else None
     if p.claim.sections:
         from scrutiny.analysis.sections import build_sections

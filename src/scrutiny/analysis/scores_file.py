@@ -107,9 +107,9 @@ def arms_from_rows(
         done = [s for s in order if seeds[s][0] == "complete"]
         fields = sorted(set.intersection(*(set(seeds[s][1]) for s in done))) if done else []
         others = {m: np.array([seeds[s][1][m] for s in done]) for m in fields}
-        status: dict[str, int] = {}
+        counts: dict[str, int] = {}
         for s in order:
-            status[seeds[s][0]] = status.get(seeds[s][0], 0) + 1
+            counts[seeds[s][0]] = counts.get(seeds[s][0], 0) + 1
         out[name] = ArmScores(
             name=name,
             label=arms[name] or name,
@@ -118,7 +118,7 @@ def arms_from_rows(
             seeds=order,
             scores=others.get(claim_metric, np.zeros(0)) if done else np.zeros(0),
             complete_seeds=done,
-            status=status,
+            status=counts,
             failures=[  # a trial id with the arm's name in place of a spec hash: the file has no specs
                 (trial_id(name, s), seeds[s][0], "") for s in order if seeds[s][0] != "complete"
             ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 import typer
 
@@ -56,6 +56,16 @@ FLAGS = {
 }
 
 
+class _SlurmFlags(TypedDict, total=False):
+    """The :class:`scrutiny.execute.SlurmOptions` that SLURM flags set."""
+
+    partition: str
+    time_min: int
+    gpus_per_task: int
+    cpus_per_task: int
+    array_parallelism: int
+
+
 def executor_from_flags(
     executor: str = "local",
     address: str | None = None,
@@ -71,14 +81,17 @@ def executor_from_flags(
     flag)."""
     from scrutiny.execute import Executor, SlurmOptions
 
-    given = {
-        "partition": slurm_partition,
-        "time_min": slurm_time,
-        "gpus_per_task": slurm_gpus_per_task,
-        "cpus_per_task": slurm_cpus_per_task,
-        "array_parallelism": slurm_array_parallelism,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
+    given: _SlurmFlags = {}  # the SLURM options given, in this order; the others keep SlurmOptions' defaults
+    if slurm_partition is not None:
+        given["partition"] = slurm_partition
+    if slurm_time is not None:
+        given["time_min"] = slurm_time
+    if slurm_gpus_per_task is not None:
+        given["gpus_per_task"] = slurm_gpus_per_task
+    if slurm_cpus_per_task is not None:
+        given["cpus_per_task"] = slurm_cpus_per_task
+    if slurm_array_parallelism is not None:
+        given["array_parallelism"] = slurm_array_parallelism
     if given and executor != "slurm":
         from scrutiny.execute import ExecutorError
 

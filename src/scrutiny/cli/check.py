@@ -88,7 +88,15 @@ def _check(
     max_seeds: int | None = None,
     round_size: int = 2,
     exclude_duplicates: Path | None = None,
-    **executor_flags: object,
+    executor: str = "local",
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    slurm_partition: str | None = None,
+    slurm_time: int | None = None,
+    slurm_gpus_per_task: int | None = None,
+    slurm_cpus_per_task: int | None = None,
+    slurm_array_parallelism: int | None = None,
 ) -> None:
     from scrutiny.errors import ScrutinyError
     from scrutiny.workflows.check import check_claim, check_inputs, plan_claim
@@ -130,7 +138,19 @@ def _check(
             max_seeds=max_seeds,
             round_size=round_size,
             exclude_duplicates=exclude_duplicates,
-            executor=executor_from_flags(**executor_flags) if runs else None,
+            executor=executor_from_flags(
+                executor,
+                address,
+                cpus_per_trial,
+                gpus_per_trial,
+                slurm_partition,
+                slurm_time,
+                slurm_gpus_per_task,
+                slurm_cpus_per_task,
+                slurm_array_parallelism,
+            )
+            if runs
+            else None,
         )
     for m in (result.without_duplicates or {}).get("missing_outputs", []):
         out.note(f"warning: {m['message']}")

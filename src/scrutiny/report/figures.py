@@ -153,31 +153,35 @@ def plot_forest(verdicts: Sequence[Verdict], *, ax=None):
 
     rows = [v for v in verdicts if v.estimate is not None]
     if ax is None:
-        fig, axes = plt.subplots(
+        fig, grid = plt.subplots(
             max(len(rows), 1), 1, figsize=(7.0, 0.4 + 0.8 * max(len(rows), 1)), dpi=150, squeeze=False
         )
-        axes = [a[0] for a in axes]
+        axes = [a[0] for a in grid]
     else:
         fig, axes = ax.figure, [ax] * max(len(rows), 1)
     colours = {"REPRODUCED": "#2ca02c", "NOT REPRODUCED": "#d62728", "INCONCLUSIVE": "#7f7f7f"}
     for i, v in enumerate(rows):
         a = axes[i]
         y = 0 if ax is None else len(rows) - 1 - i
+        estimate = v.estimate
+        assert estimate is not None  # rows holds only the verdicts with an estimate
         lo_b, hi_b = v.bound
         finite = [abs(b) for b in (lo_b, hi_b) if np.isfinite(b)]
-        tied = v.low is None or v.high is None  # tied seeds: no interval
-        low, high = (v.estimate, v.estimate) if tied else (v.low, v.high)
-        span = max(high - low, abs(v.estimate), *finite, 0.0) or 1.0  # all zero: a unit span, not 1e-9
-        left = lo_b if np.isfinite(lo_b) else min(low, v.estimate) - span
-        right = hi_b if np.isfinite(hi_b) else max(high, v.estimate) + span
+        if v.low is None or v.high is None:  # tied seeds: no interval
+            low, high = estimate, estimate
+        else:
+            low, high = v.low, v.high
+        span = max(high - low, abs(estimate), *finite, 0.0) or 1.0  # all zero: a unit span, not 1e-9
+        left = lo_b if np.isfinite(lo_b) else min(low, estimate) - span
+        right = hi_b if np.isfinite(hi_b) else max(high, estimate) + span
         a.fill_betweenx([y - 0.3, y + 0.3], left, right, color="#2ca02c", alpha=0.12, lw=0)
         for edge in (lo_b, hi_b):
             if np.isfinite(edge):
                 a.vlines(edge, y - 0.35, y + 0.35, color="#2ca02c", lw=1, ls="--")
         a.errorbar(
-            v.estimate,
+            estimate,
             y,
-            xerr=[[v.estimate - low], [high - v.estimate]],
+            xerr=[[estimate - low], [high - estimate]],
             fmt="o" if v.low is not None else "s",
             color=colours[v.verdict],
             capsize=4,

@@ -121,9 +121,10 @@ def _delete(data: dict[str, Any], key: str) -> None:
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
-        node = node.get(part)
-        if not isinstance(node, dict):
+        child = node.get(part)
+        if not isinstance(child, dict):
             return
+        node = child
     node.pop(parts[-1], None)
 
 
@@ -462,6 +463,7 @@ def write_ablation(folder: str | Path, payload: Mapping[str, Any], attribution: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from scrutiny.ablation import markdown_table, plot_waterfall
     from scrutiny.store._atomic import write_atomic, write_json
@@ -470,8 +472,9 @@ def write_ablation(folder: str | Path, payload: Mapping[str, Any], attribution: 
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "ablation.json", dict(payload))
     (folder / "ablation.md").write_text(markdown_table(attribution))
-    ax = plot_waterfall(attribution)
-    ax.figure.tight_layout()
-    write_atomic(folder / "waterfall.png", lambda fh: ax.figure.savefig(fh, format="png", dpi=120))
-    plt.close(ax.figure)
+    fig = plot_waterfall(attribution).figure
+    assert isinstance(fig, Figure)  # without an ax, plot_waterfall draws on a figure of its own, not a subfigure
+    fig.tight_layout()
+    write_atomic(folder / "waterfall.png", lambda fh: fig.savefig(fh, format="png", dpi=120))
+    plt.close(fig)
     return [folder / "ablation.json", folder / "ablation.md", folder / "waterfall.png"]

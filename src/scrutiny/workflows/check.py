@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -66,8 +66,8 @@ class ClaimPlan(ClaimSetup):
         for name, spec in self.specs.items():
             h = spec_hash(spec)
             mine = [t for t in self.trials if spec_hash(t.spec) == h]
-            times = [store.result(t.trial_id).get("wall_time_s") for t in mine if t.status == "complete"]
-            times = [t for t in times if t]
+            recorded = [store.result(t.trial_id).get("wall_time_s") for t in mine if t.status == "complete"]
+            times = [t for t in recorded if t]
             todo = sum(1 for t in mine if t.needs_run(False))
             out[name] = float(np.mean(times)) * todo if times else (0.0 if todo == 0 else None)
         return out
@@ -180,7 +180,8 @@ def check_inputs(p: ClaimSetup) -> None:
     """
     from scrutiny.spec.claim import Scale
 
-    requires = p.claim.scales.get(p.scale, Scale()).requires  # type: ignore[call-overload]
+    # the claim's scales are keyed by the built-in scale names; p.scale is any str, so look it up as one
+    requires = cast("Mapping[str, Scale]", p.claim.scales).get(p.scale, Scale()).requires
     need: dict[str, str] = {}
     if "data_root" in requires:
         bad = sorted(
@@ -347,8 +348,15 @@ def check_claim(
         from scrutiny.execute import run_trials
 
         pairs = [(p.specs[a], s) for a, arm_seeds in seeds_per_arm.items() for s in arm_seeds]
-        options = {"workers": workers, "threads": threads, "retry_failed": retry_failed, "executor": executor}
-        return run_trials(pairs, st, reporter=reporter, **options)
+        return run_trials(
+            pairs,
+            st,
+            reporter=reporter,
+            workers=workers,
+            threads=threads,
+            retry_failed=retry_failed,
+            executor=executor,
+        )
 
     if looks is None:
         sweep = run({a: p.seeds for a in p.specs}) if p.to_run(retry_failed) else None

@@ -135,7 +135,7 @@ def _inputs(
     rows = long_rows(file) if file is not None else None
     if file is not None and rows is None and len(metrics) > 1:
         raise ScrutinyError("metrics: a file with one column per arm holds one metric; use check's format (arm, seed)")
-    if rows is not None:
+    if file is not None and rows is not None:  # rows come only from a file
         if a is None or b is None:
             raise ScrutinyError(f"{file}: name the arms a and b")
         out = []

@@ -65,7 +65,7 @@ def parse_data(data: str | Mapping[str, Any]) -> tuple[str | None, dict[str, Any
     import yaml
 
     if isinstance(data, Mapping):
-        args = {str(k).removeprefix("data."): v for k, v in data.items() if k != "name"}
+        args: dict[str, Any] = {str(k).removeprefix("data."): v for k, v in data.items() if k != "name"}
         name = data.get("name")
         if name is None and not args:
             raise ScrutinyError("data: expected a dataset name, e.g. {'name': 'digits_lt', 'instance': 1}")
@@ -75,7 +75,7 @@ def parse_data(data: str | Mapping[str, Any]) -> tuple[str | None, dict[str, Any
     name = None
     if words and "=" not in words[0]:
         name, words = words[0], words[1:]
-    args: dict[str, Any] = {}
+    args = {}
     for word in words:
         key, sep, raw = word.partition("=")
         if not sep or not key:

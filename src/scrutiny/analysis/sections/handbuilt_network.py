@@ -27,7 +27,8 @@ def canvas_size(specs: Mapping[str, Spec], canvas: int | None) -> int:
     """``canvas`` if given, else the one canvas that every arm's data use; a one-line error where they differ."""
     if canvas is not None:
         return canvas
-    sizes = {s.data.model_dump().get("canvas") for s in specs.values()} - {None}
+    canvases = (s.data.model_dump().get("canvas") for s in specs.values())
+    sizes = {c for c in canvases if c is not None}
     if len(sizes) != 1:
         raise ScrutinyError(f"sections: handbuilt_network: the arms use canvases {sorted(sizes)}; set 'canvas'")
     return int(sizes.pop())

@@ -150,8 +150,8 @@ def invariance_figure(
             est, low, high = c.summary(c.fields[f])
             row += [est, None if low is None else f"[{low:.3g}, {high:.3g}]"]
             entry[f] = {"mean": est, "low": low, "high": high, "per_trial": c.fields[f].tolist()}
-        mean, low, high = c.curve()
-        entry["curve"] = {"mean": mean.tolist(), "low": low.tolist(), "high": high.tolist()}
+        curve_mean, curve_low, curve_high = c.curve()
+        entry["curve"] = {"mean": curve_mean.tolist(), "low": curve_low.tolist(), "high": curve_high.tolist()}
         data[c.label] = entry
         rows.append(row)
     paragraphs = [note] if note else []
