@@ -25,6 +25,7 @@ import numpy as np
 
 from scrutiny.errors import ScrutinyError
 from scrutiny.spec import ABSENT, Difference
+from scrutiny.stats import make_rng
 
 DESIGNS = ("one-at-a-time", "leave-one-out", "factorial", "shapley")
 DEFAULT_MAX_FACTORIAL = 6
@@ -194,7 +195,7 @@ def plan_design(
             raise ScrutinyError(f"permutations: expected a positive number, got {permutations}")
         if seed is None:
             raise ScrutinyError("seed: required with permutations: sampled orders are drawn from an explicit seed")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = make_rng(seed, "plan_design")
         orders = tuple(tuple(factors[i] for i in rng.permutation(k)) for _ in range(permutations))
         arms = [frozenset(order[:j]) for order in orders for j in range(k + 1)]
         return DesignPlan(design, factors, _ordered(arms, full), orders=orders, exact=False)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -126,10 +126,9 @@ def duplicates(
     if bundle is not None and (embed or embed_model):
         from scrutiny.audit.embed import embedder_from_registry, embedder_from_trial, penultimate_features
         from scrutiny.device import resolve_device
+        from scrutiny.models import model_context
 
-        context: dict[str, Any] = {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels}
-        if bundle.image_size is not None:
-            context["image_size"] = bundle.image_size
+        context = model_context(bundle)
         if embed:
             embedder = embedder_from_trial(trial_store, embed, context)
         else:

@@ -9,9 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from scrutiny.registry import MODELS
-
-CONTEXT_ARGS = ("num_classes", "in_channels", "image_size")
+from scrutiny.registry import CONTEXT_ARGS, MODELS
 
 
 def build_model(section: dict[str, Any], context: dict[str, Any], *, trust_code: bool = True) -> nn.Module:

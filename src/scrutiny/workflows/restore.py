@@ -102,10 +102,6 @@ def build_bundle(name: str, args: Mapping[str, Any]) -> Any:
         raise ScrutinyError(f"data: {name}: {str(exc).splitlines()[0]}") from None
 
 
-def _context(bundle: Any) -> dict[str, Any]:
-    return {"num_classes": bundle.num_classes, "in_channels": bundle.in_channels, "image_size": bundle.image_size}
-
-
 def load_trial(
     trial: str,
     store: str | Path = DEFAULT_STORE,
@@ -129,7 +125,7 @@ def load_trial(
         ScrutinyError: ``store`` is not a folder, no such trial, the trial is not complete, or its model or data
             cannot be rebuilt; :class:`~scrutiny.registry.UntrustedCodeError` for a stored name outside scrutiny.
     """
-    from scrutiny.models import build_model
+    from scrutiny.models import build_model, model_context
     from scrutiny.models.weights import load_weights
     from scrutiny.spec.load import resolve
     from scrutiny.store import Store
@@ -150,7 +146,7 @@ def load_trial(
             data_name, data_args = name, {}
         data_args.update(extra)
     bundle = build_bundle(data_name, data_args)
-    model = build_model(spec.model.model_dump(), _context(bundle), trust_code=trust_code)
+    model = build_model(spec.model.model_dump(), model_context(bundle), trust_code=trust_code)
     fmt = load_weights(model, st.trial_dir(tid) / "checkpoint.pt")
     return RestoredModel(
         model=model,
@@ -187,7 +183,7 @@ def load_model(
         ScrutinyError: ``data`` or ``weights`` missing, no dataset name, a bad override, or a model that cannot be
             built or does not fit the weights.
     """
-    from scrutiny.models import build_model
+    from scrutiny.models import build_model, model_context
     from scrutiny.models.weights import load_weights
     from scrutiny.spec.load import parse_override
 
@@ -207,7 +203,7 @@ def load_model(
             raise ScrutinyError(f"overrides: expected model.KEY=VALUE, got {text!r}")
         section[parts[0]] = value
     try:
-        model = build_model(section, _context(bundle))
+        model = build_model(section, model_context(bundle))
     except (TypeError, ValueError) as exc:
         raise ScrutinyError(f"{name}: {str(exc).splitlines()[0]}") from None
     fmt = load_weights(model, weights)
