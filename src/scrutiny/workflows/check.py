@@ -343,6 +343,10 @@ def check_claim(
     looks = schedule(len(p.seeds), max_seeds, round_size) if max_seeds is not None else None  # fixed before any look
     check_inputs(p)
     register_claim(p, st)
+    from scrutiny.store.arms import record_arms  # which trials serve which arm: runs --claim, compare --a claim:arm
+
+    arm_names = record_arms(st, p.path, p.claim, p.scale, p.specs, p.seeds).names_by_spec()
+    getattr(reporter, "name_arms", lambda names: None)(arm_names)  # progress lines show arm names, not hashes
 
     def run(seeds_per_arm: dict[str, list[int]]) -> SweepResult:
         from scrutiny.execute import run_trials
