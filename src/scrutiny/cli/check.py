@@ -31,6 +31,7 @@ from scrutiny.store import Store
 # The options of ``check`` and ``case``, defined once (typer needs them in both signatures).
 ScaleOpt = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the claim's default_scale).")
 OutOpt = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>).")
+ForceOpt = typer.Option(False, "--force", help="Write the report into --out even if it holds another claim's report.")
 SeedsOpt = typer.Option(None, "--seeds", help="Override the scale's seeds: '0-4' or '0,3,7'.")
 WorkersOpt = typer.Option(1, "--workers", min=1, help="Worker processes.")
 ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads per trial.")
@@ -66,6 +67,8 @@ FLAGS = {
     "max_seeds": "--max-seeds",
     "round_size": "--round",
     "exclude_duplicates": "--exclude-duplicates",
+    "out": "--out",
+    "force": "--force",
 }
 
 
@@ -97,6 +100,7 @@ def _check(
     slurm_gpus_per_task: int | None = None,
     slurm_cpus_per_task: int | None = None,
     slurm_array_parallelism: int | None = None,
+    force: bool = False,
 ) -> None:
     from scrutiny.errors import ScrutinyError
     from scrutiny.workflows.check import check_claim, check_inputs, plan_claim
@@ -110,7 +114,7 @@ def _check(
                 "--scores decides on the file's scores: it takes no --until-decisive, --dry-run or --exclude-duplicates"
             )
         with flag_errors(FLAGS):
-            _finish(out, check_claim(claim_file, scale=scale, scores=scores), out_dir, as_json)
+            _finish(out, check_claim(claim_file, scale=scale, scores=scores), out_dir, as_json, force)
         return
     trial_store = Store(store)
     with flag_errors(FLAGS):
@@ -162,7 +166,7 @@ def _check(
         if as_json:
             out.json({"interrupted": True, "sweep": result.sweep})
         raise typer.Exit(130)
-    _finish(out, result, out_dir, as_json)
+    _finish(out, result, out_dir, as_json, force)
 
 
 def _dry_run(out: Output, p, claim_file: Path, retry_failed: bool, estimate: dict, as_json: bool) -> None:
@@ -207,12 +211,13 @@ def _dry_run(out: Output, p, claim_file: Path, retry_failed: bool, estimate: dic
         )
 
 
-def _finish(out: Output, result, out_dir: Path | None, as_json: bool) -> None:
+def _finish(out: Output, result, out_dir: Path | None, as_json: bool, force: bool = False) -> None:
     """Write the report and print the verdicts (a table, or the whole result with --json)."""
     from scrutiny.report.render import write_report
 
     target = out_dir or Path("scrutiny-reports") / f"{result.path.parent.name}-{result.scale}"
-    paths = write_report(result, target)
+    with flag_errors(FLAGS):
+        paths = write_report(result, target, force=force)
     if as_json:
         out.json({**result.to_dict(), "report": {k: str(v) for k, v in paths.items()}})
         return
@@ -283,6 +288,7 @@ def check(
     slurm_gpus_per_task: int = SlurmGpusOpt,
     slurm_cpus_per_task: int = SlurmCpusOpt,
     slurm_array_parallelism: int = SlurmParallelOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
     _check(**{**locals(), "overrides": overrides or []})
@@ -315,6 +321,7 @@ def case(
     slurm_gpus_per_task: int = SlurmGpusOpt,
     slurm_cpus_per_task: int = SlurmCpusOpt,
     slurm_array_parallelism: int = SlurmParallelOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """Run a built-in case study: 'scrutiny check' on its packaged claim."""
     args = {**locals(), "overrides": overrides or []}  # first: the parameters only

@@ -6,7 +6,9 @@ Rendering only: every number comes from :class:`scrutiny.analysis.check.ClaimRes
 from __future__ import annotations
 
 import base64
+import json
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from jinja2 import Environment, PackageLoader
 
 from scrutiny._version import __version__
 from scrutiny.analysis.check import ClaimResult
+from scrutiny.errors import ScrutinyError
 from scrutiny.store._atomic import json_safe, write_atomic, write_json
 
 
@@ -76,9 +79,48 @@ def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
     return paths
 
 
-def write_report(result: ClaimResult, out: str | Path) -> dict[str, Path]:
-    """Write the report files into ``out`` (created) and return their paths."""
+class ReportFolderError(ScrutinyError):
+    """The report folder is not empty and holds something other than an earlier report of the same claim and scale."""
+
+    def __init__(self, folder: Path, holds: str) -> None:
+        self.folder, self.holds = folder, holds
+        super().__init__(self.with_flags({}))
+
+    def with_flags(self, flags: Mapping[str, str]) -> str:
+        """The message with ``out`` and ``force`` written as their command-line flags where ``flags`` has them."""
+        out, force = flags.get("out", "out"), flags.get("force", "force=True")
+        return f"{out}: {self.folder} {self.holds}; choose another folder, or pass {force} to write over it"
+
+
+def check_report_folder(out: str | Path, result: ClaimResult, force: bool = False) -> None:
+    """Refuse (:class:`ReportFolderError`) to write ``result``'s report into a non-empty folder that does not hold an
+    earlier report of the same claim file at the same scale, unless ``force``. A missing or empty folder is fine."""
     out = Path(out)
+    if force or not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    try:
+        earlier = json.loads((out / "results.json").read_text())
+        claim_file, scale, title = Path(str(earlier["claim_file"])), str(earlier["scale"]), str(earlier["title"])
+    except (OSError, ValueError, KeyError, TypeError):
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ReportFolderError(out, f"is not empty ({shown}) and holds no scrutiny report") from None
+    if claim_file.resolve() == result.path.resolve() and scale == result.scale:
+        return  # an earlier report of this claim at this scale: replaced
+    raise ReportFolderError(out, f"holds the report of another claim ('{title}', {claim_file}, scale {scale})")
+
+
+def write_report(result: ClaimResult, out: str | Path, *, force: bool = False) -> dict[str, Path]:
+    """Write the report files into ``out`` (created) and return their paths.
+
+    Raises:
+        ReportFolderError: ``out`` is not empty and holds no earlier report of this claim at this scale (another
+            claim's report, or other files), and ``force`` is not set.
+    """
+    out = Path(out)
+    check_report_folder(out, result, force)
     out.mkdir(parents=True, exist_ok=True)
     figures = make_figures(result, out)
     data = result.to_dict()
