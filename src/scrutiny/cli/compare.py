@@ -21,13 +21,22 @@ FLAGS = {
     "tasks_b": "--tasks-b",
     "metrics": "--metric",
     "paired": "--paired",
+    "scale": "--scale",
 }
 
 
 @app.command()
 def compare(
-    a: str = typer.Option(None, "--a", help="Arm A: a spec hash prefix or label in the store, or a column name."),
+    a: str = typer.Option(
+        None,
+        "--a",
+        help="Arm A: a spec hash prefix or label in the store, CLAIM.yaml:ARM (an arm of a claim checked on the "
+        "store), or a column name.",
+    ),
     b: str = typer.Option(None, "--b", help="Arm B, likewise."),
+    scale: str = typer.Option(
+        None, "--scale", help="With CLAIM.yaml:ARM: the scale checked (default: the claim's only checked scale)."
+    ),
     scores_file: Path = typer.Option(None, "--file", help="CSV or JSON of per-seed scores, one column per arm."),
     tasks_a: str = typer.Option(None, "--tasks-a", help="With --file: comma-separated per-task columns of A."),
     tasks_b: str = typer.Option(None, "--tasks-b", help="With --file: comma-separated per-task columns of B."),
@@ -47,7 +56,7 @@ def compare(
     if paired and scores_file is None:
         raise ScrutinyError("--paired needs --file with a 'seed' column (rows: one seed, one score per arm)")
     if scores_file is None and (a is None or b is None):
-        raise ScrutinyError("compare: give --a and --b (spec hashes or labels in the store), or --file")
+        raise ScrutinyError("compare: give --a and --b (spec hashes, labels or claim.yaml:arm in the store), or --file")
     with flag_errors(FLAGS):
         comparisons = compare_scores(
             a,
@@ -60,6 +69,7 @@ def compare(
             higher_is_better=not lower_is_better,
             seed=seed,
             store=store,
+            scale=scale,
         )
     if as_json:
         out.json(comparisons[0].to_dict() if len(comparisons) == 1 else [c.to_dict() for c in comparisons])

@@ -1,8 +1,9 @@
-"""``scrutiny runs`` (trials grouped by spec) and ``scrutiny show TRIAL`` (one trial in full)."""
+"""``scrutiny runs`` (trials grouped by spec, or by the arms of a claim) and ``scrutiny show TRIAL`` (one trial)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -11,18 +12,33 @@ from scrutiny.analysis import summarise
 from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, StoreOpt
 from scrutiny.cli._output import Output, fmt
+from scrutiny.errors import ScrutinyError
 from scrutiny.store import Store
+from scrutiny.store.arms import ClaimArms, arm_names, read_arms, trials_of
 
 _METRIC_COLUMNS = ("epoch", "lr", "train_loss_epoch_avg", "train_acc_epoch_avg")
 
 
 @app.command()
-def runs(store: Path = StoreOpt, as_json: bool = JsonOpt) -> None:
-    """Trials grouped by spec: n, status counts, mean ± sd (over seeds) of each final metric."""
+def runs(
+    claim: Path = typer.Option(
+        None, "--claim", help="A claim checked on this store: its trials grouped by arm, with their status."
+    ),
+    scale: str = typer.Option(None, "--scale", help="With --claim: this scale only (default: every scale checked)."),
+    store: Path = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Trials grouped by spec: n, status counts, mean ± sd (over seeds) of each final metric; or by a claim's arms."""
+    if claim is not None:
+        _claim_runs(claim, scale, store, as_json)
+        return
+    if scale is not None:
+        raise ScrutinyError("--scale goes with --claim (the scale of the claim's arms to list)")
     out = Output(as_json)
     groups = summarise(Store(store))
+    arms = arm_names(store)
     if as_json:
-        out.json({"store": str(store), "specs": [g.to_dict() for g in groups]})
+        out.json({"store": str(store), "specs": [{**g.to_dict(), "arms": arms.get(g.spec_hash, [])} for g in groups]})
         return
     if not groups:
         out.note(f"no trials in {store}/ (run one with 'scrutiny run SPEC --store {store}')")
@@ -38,12 +54,65 @@ def runs(store: Path = StoreOpt, as_json: bool = JsonOpt) -> None:
             mean, std = g.mean_std(m)
             cells.append(f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}")
         status = ", ".join(f"{n} {s}" for s, n in sorted(g.status.items()))
-        rows.append([g.spec_hash, g.label or f"{g.model} on {g.data}", g.n, status, *cells])
+        named = [", ".join(arms.get(g.spec_hash, []))] if arms else []
+        rows.append([g.spec_hash, g.label or f"{g.model} on {g.data}", *named, g.n, status, *cells])
     out.table(
         f"{store}/: {sum(g.n for g in groups)} trials, {len(groups)} specs (mean ± sd over complete trials)",
-        ["spec", "label", "n", "status", *metrics],
+        ["spec", "label", *(["arms (claim:arm)"] if arms else []), "n", "status", *metrics],
         rows,
     )
+
+
+def _claim_runs(claim: Path, scale: str | None, store: Path, as_json: bool) -> None:
+    """The trials of each arm of ``claim`` as its checks recorded them in ``store``: one table per scale."""
+    out = Output(as_json)
+    records = read_arms(store, claim, scale)
+    if not records:
+        checked = [r.scale for r in read_arms(store, claim)]
+        if scale is not None and checked:
+            raise ScrutinyError(
+                f"--scale: {claim} was not checked at scale {scale} in {store}/ (checked: {', '.join(checked)})"
+            )
+        raise ScrutinyError(
+            f"{claim}: no check of this claim is recorded in {store}/ (run 'scrutiny check {claim} --store {store}')"
+        )
+    listed = [_listing(Store(store), r) for r in records]
+    if as_json:
+        out.json({"store": str(store), "claim": str(claim), "scales": listed})
+        return
+    for r, data in zip(records, listed, strict=True):
+        rows = [
+            [a["arm"], a["label"], t["trial_id"], t["seed"], t["status"], t["value"]]
+            for a in data["arms"]
+            for t in a["trials"]
+        ]
+        status = {t["trial_id"]: t["status"] for a in data["arms"] for t in a["trials"]}  # a trial may serve 2 arms
+        counts = {s: list(status.values()).count(s) for s in sorted(set(status.values()))}
+        summary = f"{len(r.arms)} arms, {len(status)} trials, " + ", ".join(f"{n} {s}" for s, n in counts.items())
+        out.table(
+            f"{r.title} — scale {r.scale} (checked {r.checked_at}): {summary}",
+            ["arm", "label", "trial", "seed", "status", r.metric],
+            rows,
+        )
+
+
+def _listing(store: Store, record: ClaimArms) -> dict[str, Any]:
+    """The record with each arm's trials in the store: id, seed, status and the claim's metric where complete."""
+    arms = []
+    for arm in record.arms.values():
+        trials = []
+        for tid, seed, status in trials_of(store, arm):
+            value = store.result(tid).get(record.metric) if status == "complete" else None
+            trials.append({"trial_id": tid, "seed": seed, "status": status, "value": value})
+        arms.append({"arm": arm.name, "label": arm.label, "spec_hash": arm.spec_hash, "trials": trials})
+    return {
+        "scale": record.scale,
+        "title": record.title,
+        "claim_file": record.claim_file,
+        "metric": record.metric,
+        "checked_at": record.checked_at,
+        "arms": arms,
+    }
 
 
 @app.command()

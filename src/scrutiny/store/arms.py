@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -44,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ArmTrials",
     "ClaimArms",
+    "all_arms",
+    "arm_names",
     "arms_file",
     "claim_arm",
     "read_arms",
@@ -109,7 +110,7 @@ class ClaimArms:
 
 
 def _claim_path(claim_file: str | Path) -> Path:
-    return Path(os.path.abspath(Path(claim_file).expanduser()))
+    return Path(claim_file).expanduser().resolve()
 
 
 def arms_file(store_root: str | Path, claim_file: str | Path, scale: str) -> Path:
@@ -177,8 +178,8 @@ def _scale_key(scale: str) -> tuple[int, str]:
     return (_SCALE_ORDER.index(scale) if scale in _SCALE_ORDER else len(_SCALE_ORDER), scale)
 
 
-def read_arms(store: Store | str | Path, claim_file: str | Path, scale: str | None = None) -> list[ClaimArms]:
-    """The recorded arms of ``claim_file`` (every scale checked, smallest first; or ``scale`` alone).
+def all_arms(store: Store | str | Path) -> list[ClaimArms]:
+    """Every record of arms in the store (each claim file and scale checked), by claim file, smallest scale first.
 
     Records that cannot be read (not JSON, not a record of arms) are skipped: they name no claim.
     """
@@ -186,7 +187,6 @@ def read_arms(store: Store | str | Path, claim_file: str | Path, scale: str | No
     folder = root / ARMS_DIR
     if not folder.is_dir():
         return []
-    wanted = str(_claim_path(claim_file))
     found = []
     for file in sorted(folder.glob("*.json")):
         if file.is_symlink() or not file.is_file():
@@ -196,9 +196,26 @@ def read_arms(store: Store | str | Path, claim_file: str | Path, scale: str | No
         except (OSError, ValueError):
             continue
         record = _from_dict(data) if isinstance(data, dict) else None
-        if record is not None and record.claim_file == wanted and (scale is None or record.scale == scale):
+        if record is not None:
             found.append(record)
-    return sorted(found, key=lambda r: _scale_key(r.scale))
+    return sorted(found, key=lambda r: (r.claim_file, *_scale_key(r.scale)))
+
+
+def read_arms(store: Store | str | Path, claim_file: str | Path, scale: str | None = None) -> list[ClaimArms]:
+    """The recorded arms of ``claim_file`` (every scale checked, smallest first; or ``scale`` alone)."""
+    wanted = str(_claim_path(claim_file))
+    return [r for r in all_arms(store) if r.claim_file == wanted and (scale is None or r.scale == scale)]
+
+
+def arm_names(store: Store | str | Path) -> dict[str, list[str]]:
+    """Spec hash -> ``<claim file name>:<arm>`` of every recorded arm it serves (any scale), for listings."""
+    out: dict[str, list[str]] = {}
+    for record in all_arms(store):
+        for arm in record.arms.values():
+            name = f"{Path(record.claim_file).name}:{arm.name}"
+            if name not in out.setdefault(arm.spec_hash, []):
+                out[arm.spec_hash].append(name)
+    return out
 
 
 def _store_text(store: Store | str | Path) -> str:
@@ -239,7 +256,9 @@ def claim_arm(
                 f"scale: {claim_file} was not checked at scale {scale} in {where}/ (checked: {', '.join(scales)})"
             )
         record = matching[0]
-    return record, record.arm(arm)
+    if arm not in record.arms:
+        raise ScrutinyError(f"{claim_file}: no arm '{arm}' at scale {record.scale} (arms: {', '.join(record.arms)})")
+    return record, record.arms[arm]
 
 
 def split_claim_arm(key: str) -> tuple[str, str] | None:

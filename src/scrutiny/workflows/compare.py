@@ -1,10 +1,15 @@
 """Is A better than B? Per-seed scores read from the store or from a file, compared (``scrutiny compare``).
 
-The scores come from one of three places: the store (two specs, by spec hash prefix or label, on one or more final
-metrics), a file with one column per arm (CSV with a header row, or JSON ``{arm: [scores]}``, optionally per-task
-columns), or a file in ``scrutiny check --scores`` format (``arm``, ``seed``, one column per metric). The statistics
-are :func:`scrutiny.analysis.compare.compare`'s; several metrics are one family, Holm-adjusted
+The scores come from one of three places: the store (two specs, by spec hash prefix, label or ``claim.yaml:arm``, on
+one or more final metrics), a file with one column per arm (CSV with a header row, or JSON ``{arm: [scores]}``,
+optionally per-task columns), or a file in ``scrutiny check --scores`` format (``arm``, ``seed``, one column per
+metric). The statistics are :func:`scrutiny.analysis.compare.compare`'s; several metrics are one family, Holm-adjusted
 (:func:`scrutiny.analysis.compare.adjust_comparisons`).
+
+An arm of a claim (``claim.yaml:arm``, or ``.yml``) is the spec that the latest ``scrutiny check`` of that claim file
+ran for the arm, as recorded in the store (:mod:`scrutiny.store.arms`), at the one scale the claim was checked at, or
+at ``scale`` where it was checked at several. Its scores are those of every complete trial of that spec in the store,
+as for a spec hash.
 """
 
 from __future__ import annotations
@@ -26,25 +31,42 @@ if TYPE_CHECKING:
 Scores = tuple[str, np.ndarray]
 
 
-def scores_from_store(store: str | Path, key: str, metric: str) -> Scores:
+def scores_from_store(store: str | Path, key: str, metric: str, scale: str | None = None) -> Scores:
     """The display name and the per-seed ``metric`` scores ``(n_seeds,)`` of the one spec that ``key`` names.
 
     Args:
         store: The trial store.
-        key: A spec hash prefix or a label.
+        key: A spec hash prefix, a label, or ``claim.yaml:arm`` (an arm of a claim checked on this store).
         metric: A final result field, e.g. ``final_test_acc``.
+        scale: For ``claim.yaml:arm``: the scale of the check (default: the one scale the claim was checked at).
 
     Raises:
-        ScrutinyError: ``key`` matches no spec or several (``a/b: ...``), or the spec has no complete trial with
-            ``metric`` (``metrics: ...``).
+        ScrutinyError: ``key`` matches no spec or several (``a/b: ...``), the spec has no complete trial with
+            ``metric`` (``metrics: ...``); for an arm of a claim: the claim was not checked on this store, or has no
+            such arm (``<claim file>: ...``, listing its arms), or was checked at several scales (``scale: ...``).
     """
     from scrutiny.analysis import summarise
     from scrutiny.store import Store
+    from scrutiny.store.arms import claim_arm, split_claim_arm
 
+    claim_key = split_claim_arm(key)
+    if claim_key is not None:
+        claim_file, arm_name = claim_key
+        record, arm = claim_arm(store, claim_file, arm_name, scale)
+        groups = [g for g in summarise(Store(store)) if g.spec_hash == arm.spec_hash]
+        if not groups:
+            raise ScrutinyError(
+                f"{claim_file}: arm '{arm_name}' (spec {arm.spec_hash}, scale {record.scale}) has no trial in {store}/"
+            )
+        if metric not in groups[0].metrics:
+            raise ScrutinyError(f"metrics: arm '{arm_name}' of {claim_file} has no complete trial with '{metric}'")
+        return f"{arm_name} ({arm.spec_hash[:8]})", groups[0].metrics[metric]
     groups = [g for g in summarise(Store(store)) if g.spec_hash.startswith(key) or g.label == key]
     if len(groups) != 1:
         found = "no spec" if not groups else f"{len(groups)} specs ({', '.join(g.spec_hash for g in groups)})"
-        raise ScrutinyError(f"a/b: '{key}' matches {found} in {store}/ (use a spec hash prefix or a label)")
+        raise ScrutinyError(
+            f"a/b: '{key}' matches {found} in {store}/ (use a spec hash prefix, a label or claim.yaml:arm)"
+        )
     g = groups[0]
     if metric not in g.metrics:
         raise ScrutinyError(f"metrics: spec {g.spec_hash} has no complete trial with '{metric}'")
@@ -128,6 +150,7 @@ def _inputs(
     metrics: list[str],
     paired: bool,
     store: str | Path,
+    scale: str | None = None,
 ) -> list[tuple[str, str, Any, str, Any]]:
     """``(metric, name A, scores A, name B, scores B)`` per metric, from the store or from ``file``."""
     if paired and file is None:
@@ -164,8 +187,8 @@ def _inputs(
         xa, xb = paired_columns(file, a, b) if paired else (table[a], table[b])
         return [(metrics[0], a, xa, b, xb)]
     if a is None or b is None:
-        raise ScrutinyError("a/b: give both arms (spec hashes or labels in the store), or a file")
-    return [(m, *scores_from_store(store, a, m), *scores_from_store(store, b, m)) for m in metrics]
+        raise ScrutinyError("a/b: give both arms (spec hashes, labels or claim.yaml:arm in the store), or a file")
+    return [(m, *scores_from_store(store, a, m, scale), *scores_from_store(store, b, m, scale)) for m in metrics]
 
 
 def compare_scores(
@@ -180,6 +203,7 @@ def compare_scores(
     higher_is_better: bool = True,
     seed: int = 0,
     store: str | Path = DEFAULT_STORE,
+    scale: str | None = None,
 ) -> list[Comparison]:
     """Compare two arms: intervals, P(A>B), Welch / Mann–Whitney / permutation p, effect size, seeds needed, verdict.
 
@@ -191,7 +215,8 @@ def compare_scores(
         print(c.verdict, c.difference, (c.difference_low, c.difference_high))
 
     Args:
-        a: Arm A: a spec hash prefix or label in the store, or a column (an ``arm`` value) of ``file``.
+        a: Arm A: a spec hash prefix, a label or ``claim.yaml:arm`` (an arm of a claim checked on the store), or a
+            column (an ``arm`` value) of ``file``.
         b: Arm B, likewise. With a file of exactly two columns both may be left out.
         file: CSV or JSON of per-seed scores: one column per arm, or ``check --scores`` format.
         tasks_a: With a column file: A's per-task columns (comma-separated or a list); scores ``(n, n_tasks)``.
@@ -201,6 +226,8 @@ def compare_scores(
         higher_is_better: False for an error or a loss.
         seed: Seed of the bootstrap and permutation resampling.
         store: The trial store the specs are read from (without ``file``).
+        scale: For ``claim.yaml:arm``: the scale the claim was checked at (default: the only one recorded; a claim
+            checked at several scales needs it).
 
     Returns:
         One comparison per metric, decided as one family.
@@ -210,11 +237,14 @@ def compare_scores(
             the file).
     """
     from scrutiny.analysis.compare import adjust_comparisons, compare
+    from scrutiny.store.arms import split_claim_arm
 
     path = Path(file) if file is not None else None
     metrics = list(metrics) or ["final_test_acc"]
     comparisons = []
-    for m, name_a, xa, name_b, xb in _inputs(a, b, path, tasks_a, tasks_b, metrics, paired, store):
+    if scale is not None and (path is not None or not any(k and split_claim_arm(k) for k in (a, b))):
+        raise ScrutinyError("scale: goes with an arm of a claim (claim.yaml:arm) read from the store")
+    for m, name_a, xa, name_b, xb in _inputs(a, b, path, tasks_a, tasks_b, metrics, paired, store, scale):
         warn = [f"{m} is a best-epoch field: if the epoch was chosen on the test split, it is optimistic"]
         try:
             comparisons.append(
