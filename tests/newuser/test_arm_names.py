@@ -104,6 +104,8 @@ def test_runs_of_a_claim_never_checked_says_so_in_one_line(checked):
     )
     res = _invoke(checked.folder, "runs", "--claim", "claim.yaml", "--scale", "paper", "--store", "runs")
     assert str(res.exception) == "--scale: claim.yaml was not checked at scale paper in runs/ (checked: cpu)"
+    res = _invoke(checked.folder, "runs", "--scale", "cpu", "--store", "runs")
+    assert str(res.exception) == "--scale goes with --claim (the scale of the claim's arms to list)"
 
 
 def test_compare_takes_arms_of_a_claim(checked):
@@ -130,7 +132,8 @@ def test_compare_takes_arms_of_a_claim(checked):
         ),
         (
             ["--a", "other.yml:trained", "--b", "claim.yaml:untrained"],
-            "other.yml: no check of this claim is recorded in runs/ (run 'scrutiny check other.yml' on it)",
+            "other.yml: no check of this claim is recorded in runs/ "
+            "(check it on this store first: 'scrutiny check other.yml')",
         ),
         (
             ["--a", "claim.yaml:trained", "--b", "claim.yaml:untrained", "--scale", "smoke"],

@@ -39,6 +39,8 @@ def test_compare_scores_from_column_and_long_files(tmp_path):
         ({"a": "x", "b": "y", "store": "nowhere"}, r"^a/b: 'x' matches no spec", "--a/--b: 'x' matches no spec"),
         ({"file": "F", "tasks_a": "new"}, r"^tasks_b: required with", "--tasks-b: required with"),
         ({"file": "F", "metrics": ["m1", "m2"]}, r"^metrics: a file with one column per arm", "--metric: a file"),
+        ({"a": "x", "b": "y", "scale": "cpu"}, r"^scale: goes with an arm of a claim", "--scale: goes with an arm"),
+        ({"a": "c.yaml:x", "b": "y", "store": "nowhere"}, r"^c.yaml: no check of this claim", "c.yaml: no check"),
     ],
 )
 def test_compare_errors_name_parameters_and_the_cli_flags(tmp_path, kwargs, message, flag):
@@ -50,7 +52,7 @@ def test_compare_errors_name_parameters_and_the_cli_flags(tmp_path, kwargs, mess
     if flag is None:
         return
     args = ["compare", *(["--file", str(path)] if "file" in kwargs else []), "--store", str(tmp_path / "nowhere")]
-    args += [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items() if k in ("a", "b", "tasks_a")]
+    args += [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items() if k in ("a", "b", "tasks_a", "scale")]
     args += [f"--metric={m}" for m in kwargs.get("metrics", [])]
     res = CliRunner().invoke(app, args)
     assert res.exit_code != 0 and str(res.exception).startswith(flag), res.exception

@@ -242,7 +242,8 @@ def claim_arm(
     where = _store_text(store)
     if not records:
         raise ScrutinyError(
-            f"{claim_file}: no check of this claim is recorded in {where}/ (run 'scrutiny check {claim_file}' on it)"
+            f"{claim_file}: no check of this claim is recorded in {where}/ (check it on this store first: "
+            f"'scrutiny check {claim_file}')"
         )
     scales = [r.scale for r in records]
     if scale is None:
