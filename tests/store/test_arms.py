@@ -71,7 +71,7 @@ def test_the_record_says_which_trials_serve_which_arm(claim, tmp_path):
     assert data["arms"]["narrow"]["trial_ids"] == [f"{data['arms']['narrow']['spec_hash']}-s{s}" for s in (0, 1)]
     # labels are not part of a spec's identity: 'narrow' and 'same' are one spec, so its trials serve both arms
     assert record.names_by_spec()[record.arms["narrow"].spec_hash] == ["narrow", "same"]
-    assert arm_names(store)[record.arms["wide"].spec_hash] == ["claim.yaml:wide"]
+    assert arm_names(store)[record.arms["wide"].spec_hash] == [(str(claim.resolve()), "wide")]
     assert read_arms(store, tmp_path / "." / "claim.yaml") == [record]  # the same file, however it is written
 
 

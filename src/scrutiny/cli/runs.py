@@ -36,7 +36,7 @@ def runs(
         raise ScrutinyError("--scale goes with --claim (the scale of the claim's arms to list)")
     out = Output(as_json)
     groups = summarise(Store(store))
-    arms = arm_names(store)
+    arms = {h: [f"{_shown(file)}:{arm}" for file, arm in pairs] for h, pairs in arm_names(store).items()}
     if as_json:
         out.json({"store": str(store), "specs": [{**g.to_dict(), "arms": arms.get(g.spec_hash, [])} for g in groups]})
         return
@@ -61,6 +61,12 @@ def runs(
         ["spec", "label", *(["arms (claim:arm)"] if arms else []), "n", "status", *metrics],
         rows,
     )
+
+
+def _shown(claim_file: str) -> str:
+    """A claim file as ``compare --a FILE:ARM`` takes it from here: relative to this folder where it lies under it."""
+    path = Path(claim_file)
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else claim_file
 
 
 def _claim_runs(claim: Path, scale: str | None, store: Path, as_json: bool) -> None:

@@ -207,14 +207,14 @@ def read_arms(store: Store | str | Path, claim_file: str | Path, scale: str | No
     return [r for r in all_arms(store) if r.claim_file == wanted and (scale is None or r.scale == scale)]
 
 
-def arm_names(store: Store | str | Path) -> dict[str, list[str]]:
-    """Spec hash -> ``<claim file name>:<arm>`` of every recorded arm it serves (any scale), for listings."""
-    out: dict[str, list[str]] = {}
+def arm_names(store: Store | str | Path) -> dict[str, list[tuple[str, str]]]:
+    """Spec hash -> ``(claim file, arm)`` of every recorded arm it serves (at any scale), for listings."""
+    out: dict[str, list[tuple[str, str]]] = {}
     for record in all_arms(store):
         for arm in record.arms.values():
-            name = f"{Path(record.claim_file).name}:{arm.name}"
-            if name not in out.setdefault(arm.spec_hash, []):
-                out[arm.spec_hash].append(name)
+            pair = (record.claim_file, arm.name)
+            if pair not in out.setdefault(arm.spec_hash, []):
+                out[arm.spec_hash].append(pair)
     return out
 
 
