@@ -11,7 +11,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from scrutiny.report.format import fmt
 from scrutiny.store._atomic import json_safe
+
+__all__ = ["Output", "fmt"]
+
+
+def _console(stderr: bool) -> Console:
+    """A console that wraps text only on a terminal: a pipe or a file gets each message on one line, never broken
+    mid-word (or mid-path) at 80 columns, and tables 200 columns wide."""
+    tty = (sys.stderr if stderr else sys.stdout).isatty()
+    return Console(stderr=stderr, highlight=False, soft_wrap=not tty, width=None if tty else 200)
 
 
 class Output:
@@ -19,9 +29,8 @@ class Output:
 
     def __init__(self, as_json: bool = False) -> None:
         self.as_json = as_json
-        wide = None if sys.stdout.isatty() else 200  # pipes and files get full tables, not 80 columns
-        self.out = Console(highlight=False, soft_wrap=True, width=wide)
-        self.err = Console(stderr=True, highlight=False)
+        self.out = _console(stderr=False)
+        self.err = _console(stderr=True)
 
     def json(self, payload: Any) -> None:
         sys.stdout.write(json.dumps(json_safe(payload), indent=2) + "\n")
@@ -45,16 +54,3 @@ class Output:
         for row in rows:
             table.add_row(*(Text(fmt(v)) for v in row))
         self.out.print(table)
-
-
-def fmt(value: Any) -> str:
-    """Short human form of a value: floats to 4 significant digits, None as an em dash."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(fmt(v) for v in value) + "]"
-    return str(value)

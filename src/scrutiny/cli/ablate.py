@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from scrutiny.cli import app
 from scrutiny.cli._common import JsonOpt, StoreOpt, flag_errors
 from scrutiny.cli._output import Output
 from scrutiny.cli._progress import progress_reporter
+from scrutiny.report.format import fmt, plural, spec_value
 from scrutiny.store import Store
 
 # library parameter -> the flag that sets it
@@ -26,24 +28,31 @@ FLAGS = {
 }
 
 
+def _value(value: object) -> str:
+    """A differing key's value as YAML spells it; a key one spec lacks as an em dash."""
+    from scrutiny.spec import ABSENT
+
+    return "—" if value is ABSENT else spec_value(value)
+
+
 def _show_plan(out: Output, plan, payload: dict) -> None:
     out.table(
-        f"{len(plan.factors)} factors from {len(plan.differences)} differing keys",
+        f"{plural(len(plan.factors), 'factor')} from {plural(len(plan.differences), 'differing key')}",
         ["factor", "keys", "A", "B"],
         [
             [
                 f.name,
                 ", ".join(f.keys),
-                ", ".join(str(d.a) for d in plan.differences if d.key in f.keys),
-                ", ".join(str(d.b) for d in plan.differences if d.key in f.keys),
+                ", ".join(_value(d.a) for d in plan.differences if d.key in f.keys),
+                ", ".join(_value(d.b) for d in plan.differences if d.key in f.keys),
             ]
             for f in plan.factors
         ],
     )
     to_run = sum(row["to_run"] for row in payload["arms"])
     out.table(
-        f"{plan.design.design}: {len(plan.design.arms)} arms × {len(plan.seeds)} seeds = {payload['n_trials']} trials "
-        f"({to_run} not in the store)",
+        f"{plan.design.design}: {plural(len(plan.design.arms), 'arm')} × {plural(len(plan.seeds), 'seed')} = "
+        f"{plural(payload['n_trials'], 'trial')} ({to_run} not in the store)",
         ["arm", "switched to B", "spec", "trials", "to run"],
         [
             [r["arm"], ", ".join(r["switched"]) or "—", r["spec_hash"], r["trials"], r["to_run"]]
@@ -106,7 +115,8 @@ def ablate(
         return
     if not as_json:
         _show_plan(out, plan, payload)
-    with progress_reporter(out) as reporter, flag_errors(FLAGS):
+    runs = plan.to_run(trial_store, retry_failed) > 0  # no progress display (and no spinner) where nothing runs
+    with progress_reporter(out) if runs else nullcontext(None) as reporter, flag_errors(FLAGS):
         result = run_ablate(
             plan,
             store=trial_store,
@@ -138,7 +148,7 @@ def _show_result(out: Output, result) -> None:
     pct = f"{round(100 * result.confidence)}% CI"
 
     def row(label, e):
-        return [label, ", ".join(e.keys), e.estimate, None if e.low is None else f"[{e.low:.4g}, {e.high:.4g}]"]
+        return [label, ", ".join(e.keys), e.estimate, None if e.low is None else f"[{fmt(e.low)}, {fmt(e.high)}]"]
 
     rows = [row("A", result.a)]
     rows += [row(f"effect: {e.name}", e) for e in result.effects]
@@ -150,7 +160,7 @@ def _show_result(out: Output, result) -> None:
     rows += [row("B", result.b), row("gap (B − A)", result.gap)]
     kind = "" if result.exact else " (sampled orders)"
     out.table(
-        f"{result.design}{kind}: {result.metric}, {len(result.seeds)} seeds {result.seeds}",
+        f"{result.design}{kind}: {result.metric}, {plural(len(result.seeds), 'seed')} {fmt(result.seeds)}",
         ["quantity", "keys", "estimate", pct],
         rows,
     )

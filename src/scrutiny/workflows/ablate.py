@@ -89,6 +89,12 @@ class AblationPlan:
             "n_trials": len(self.items()),
         }
 
+    def to_run(self, store: Store, retry_failed: bool = False) -> int:
+        """How many trials of the plan a sweep would run: those ``store`` lacks (and its failed ones if
+        ``retry_failed``)."""
+        rerun = ("missing", "incomplete", "failed") if retry_failed else ("missing", "incomplete")
+        return sum(store.status(trial_id(spec, s)) in rerun for spec, s in self.items())
+
     def arm_table(self, store: Store | None = None) -> list[dict[str, Any]]:
         """One row per arm: name, switched factors, spec hash, and (with a store) how many trials it lacks."""
         rows = []
