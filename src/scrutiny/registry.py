@@ -122,6 +122,20 @@ class Registry:
             f"unknown {self.kind} '{name}'{suggest(name, self._entries)} (see 'scrutiny list {self.kind}s')"
         )
 
+    def user_module(self, name: str) -> str | None:
+        """The module a ``package.module:callable`` name imports, for a name resolved that way; else ``None``.
+
+        ``None`` for a registered name, a registered ``prefix:rest`` and a module of scrutiny itself: what scrutiny
+        ships is identified by its version, a user's module by its source (see :mod:`scrutiny.spec.identity`).
+        """
+        if ":" not in name:
+            return None  # a registered name (registered names never hold ':')
+        prefix = name.split(":", 1)[0]
+        if is_own_module(prefix):
+            return None
+        self._load_builtins()
+        return None if prefix in self._prefixes else prefix
+
     def __contains__(self, name: str) -> bool:
         self._load_builtins()
         return name in self._entries

@@ -7,6 +7,13 @@ Resolution also checks the ``model`` and ``data`` arguments against their builde
 wrong types fail with the same one-line error) and writes every builder default explicitly, so that a spec that
 spells a default out has the same identity as one that leaves it implicit.
 
+Importing the user's code: the folder of every spec file that is read (and of each file of its ``extends``
+chain) is appended to ``sys.path`` (:func:`add_import_folder`) before the spec's names are resolved, so
+``mylab.nets:cnn`` is found in ``mylab/`` beside the spec without ``PYTHONPATH``. Appended, not prepended: a
+package of the same name that is already importable (installed, or on ``PYTHONPATH``) wins. The user modules
+and files that a spec names are part of its identity (:func:`scrutiny.spec.identity.code_digests`); a file
+named by path that exists but cannot be read fails at load, naming the file and the key.
+
 Limits (each a one-line :class:`SpecError` that names it): only regular files are read, of at most
 :data:`MAX_YAML_BYTES`, as UTF-8; a document expands (YAML aliases included) to at most :data:`MAX_NODES` values,
 nested at most :data:`MAX_DEPTH` deep; a ``key=value`` override is at most :data:`MAX_OVERRIDE_CHARS` long.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +43,7 @@ from scrutiny.registry import (
 )
 from scrutiny.spec._errors import excerpt, raise_spec_error, source_of
 from scrutiny.spec._yaml import MAX_DEPTH, MAX_NODES, MAX_YAML_BYTES, check_size, parse_yaml, read_text, read_yaml
+from scrutiny.spec.identity import code_digests
 
 __all__ = [
     "MAX_DEPTH",
@@ -42,6 +51,7 @@ __all__ = [
     "MAX_OVERRIDE_CHARS",
     "MAX_YAML_BYTES",
     "OVERRIDE_SOURCE",
+    "add_import_folder",
     "apply_overrides",
     "load_spec",
     "parse_override",
@@ -77,11 +87,20 @@ def _mark_children(value: Any, sources: dict[str, str], source: str, prefix: str
             _mark_children(sub, sources, source, f"{prefix}{key}.")
 
 
+def add_import_folder(folder: str | Path) -> None:
+    """Append ``folder`` (made absolute) to ``sys.path`` unless it is there: the modules beside a spec or claim file
+    become importable for its ``package.module:callable`` names. Worker processes need the same entry."""
+    entry = str(Path(folder).resolve())
+    if entry not in sys.path:
+        sys.path.append(entry)
+
+
 def _load_chain(path: Path, sources: dict[str, str], seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in seen:
         raise SpecError(str(path), "extends", "circular extends: " + " -> ".join(str(p) for p in (*seen, resolved)))
     raw = read_yaml(path)
+    add_import_folder(resolved.parent)
     parent = raw.pop("extends", None)
     base: dict[str, Any] = {}
     if parent is not None:
@@ -232,7 +251,9 @@ def resolve(
         for i, probe in enumerate(spec.probes)
     ]
     _check_probe_requirements(resolved, sources, fallback)
-    return Spec.model_validate(resolved)
+    out = Spec.model_validate(resolved)
+    code_digests(out, lambda key: source_of(key, sources, fallback))  # an unreadable file fails here, named
+    return out
 
 
 def _check_finite(data: Any, sources: dict[str, str], fallback: str, prefix: str = "") -> None:
@@ -331,7 +352,6 @@ def _resolve_builder_args(
 
 def _eval_annotation(fn, annotation: str) -> Any:
     """Evaluate a string annotation (``from __future__ import annotations``) in the builder's module."""
-    import sys
     import typing
 
     module = sys.modules.get(getattr(fn, "__module__", ""), None)

@@ -3,7 +3,9 @@
 Layout of ``<store>/<trial id>/``:
 
 =================== ===============================================================================
-spec.json           the resolved spec, its hash, the seed (written first)
+spec.json           the resolved spec, its hash, the seed (written first); ``code``: the SHA-256 of the user
+                    modules and files that went into the hash, for a spec that names any
+                    (:func:`scrutiny.spec.identity.code_digests`)
 trial.json          the start record: seeds of every stream, provenance, backend flags
 metrics.jsonl       one JSON object per epoch, raw values
 result.json         the final record: status (complete | diverged | failed), final_* and best_*, times,
@@ -228,7 +230,7 @@ class Store:
                     raise TrialFinishedError(f"{folder}: trial already finished; remove the folder to run it again")
             _clear(folder)
             writer = TrialWriter(folder, lock)
-            writer.write("spec.json", spec_record)
+            writer.write("spec.json", _with_code(spec_record))
         except BaseException:
             lock.release()
             raise
@@ -265,6 +267,14 @@ class Store:
                 folder.rmdir()
         finally:
             lock.release()
+
+
+def _with_code(spec_record: dict[str, Any]) -> dict[str, Any]:
+    """The record with the user code digests that went into its ``spec_hash`` (computed in this process)."""
+    from scrutiny.spec.identity import recorded_code  # lazily: reading a store needs no spec machinery
+
+    code = recorded_code(str(spec_record.get("spec_hash")))
+    return {**spec_record, "code": code} if code and "code" not in spec_record else spec_record
 
 
 def _clear(folder: Path) -> None:
