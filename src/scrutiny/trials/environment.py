@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import platform
 import socket
@@ -9,9 +11,12 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
+
+from scrutiny._version import __version__
 
 PACKAGES = ("scrutiny", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "pydantic", "timm", "pyyaml")
 MAX_DIFF_BYTES = 1_000_000
@@ -45,6 +50,40 @@ def git_state(cwd: str | None = None) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def scrutiny_source() -> dict[str, Any]:
+    """The code of scrutiny that runs in this process: its version, and the git state of the installed package's
+    own folder (not the working directory's).
+
+    Returns:
+        ``version``, ``path`` (the package folder), and where that folder is tracked in a git checkout (an
+        editable install) ``commit``, ``dirty`` (tracked changes or untracked files under it) and, when dirty,
+        ``changes_sha256``: a digest of the diff and of the untracked files, so two different sets of edits on
+        one commit tell apart. ``commit`` is ``None`` for an installed wheel (even inside another repository).
+        Computed once per process: it describes the code that was imported.
+    """
+    folder = Path(__file__).resolve().parents[1]
+    out: dict[str, Any] = {"version": __version__, "path": str(folder), "commit": None, "dirty": None}
+    cwd = str(folder)
+    if _git(["ls-files", "--error-unmatch", "--", "__init__.py"], cwd) is None:
+        return out  # not a git checkout of scrutiny (a wheel in site-packages, even inside a repository)
+    top = (_git(["rev-parse", "--show-toplevel"], cwd) or "").strip()
+    out["commit"] = (_git(["rev-parse", "HEAD"], cwd) or "").strip() or None
+    status = _git(["status", "--porcelain", "--untracked-files=all", "--", "."], cwd)
+    out["dirty"] = None if status is None else bool(status.strip())
+    if status is not None and out["dirty"]:
+        digest = hashlib.sha256((_git(["diff", "HEAD", "--", "."], cwd) or "").encode())
+        for line in sorted(status.splitlines()):  # porcelain paths are relative to the top of the repository
+            if line.startswith("?? ") and top:
+                digest.update(line.encode())
+                try:
+                    digest.update(Path(top, line[3:].strip('"')).read_bytes())
+                except OSError:
+                    pass
+        out["changes_sha256"] = digest.hexdigest()
+    return out
+
+
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
@@ -69,12 +108,18 @@ def device_name(device: torch.device) -> str:
 
 
 def capture_environment(device: torch.device) -> dict[str, Any]:
-    """Everything about the machine and code that a number may depend on (the backend flags come separately)."""
+    """Everything about the machine and code that a number may depend on (the backend flags come separately).
+
+    ``git`` is the working directory's repository (the user's project); ``scrutiny`` is scrutiny's own code
+    (:func:`scrutiny_source`). The user modules and files that a spec names are part of the trial's id; their
+    digests are in ``spec.json`` (``code``).
+    """
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
         "command": sys.argv,
         "cwd": os.getcwd(),
         "git": git_state(),
+        "scrutiny": scrutiny_source(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "host": socket.gethostname(),
