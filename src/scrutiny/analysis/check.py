@@ -16,6 +16,7 @@ import numpy as np
 
 from scrutiny.analysis.scores import ArmScores, collect_arm
 from scrutiny.analysis.verdicts import RULES_TEXT, Rules, Verdict, evaluate_family
+from scrutiny.errors import StoreError
 from scrutiny.spec import Spec, diff, parse_seeds, trial_id
 from scrutiny.spec.claim import Claim, Scale, arm_specs, claim_seeds, load_claim
 from scrutiny.store import Store
@@ -58,6 +59,22 @@ class ClaimResult:
     looks: list[dict[str, Any]] = field(default_factory=list)
     scores_file: str | None = None
     without_duplicates: dict[str, Any] | None = None
+    code_versions: list[dict[str, Any]] = field(default_factory=list)
+
+    def code_note(self) -> str | None:
+        """One line on the versions of scrutiny's code that the scored trials ran on; it says so where they differ
+        (``None`` without any trial that records its code, e.g. for scores from a file)."""
+        versions = self.code_versions
+        if not versions:
+            return None
+        n = sum(v["trials"] for v in versions)
+        if len(versions) == 1:
+            return f"All {n} trials scored ran on scrutiny {versions[0]['label']}."
+        listed = "; ".join(f"{v['label']} ({v['trials']} trials: {', '.join(v['arms'])})" for v in versions)
+        return (
+            f"Mixed code: the {n} trials scored ran on {len(versions)} versions of scrutiny: {listed}. "
+            "A difference between arms may come from the code, not the setup."
+        )
 
     def rules(self) -> dict[str, Any]:
         """The decision rules in force: α, the multiplicity rule, the family and its size, the failure policy."""
@@ -133,6 +150,8 @@ class ClaimResult:
             "looks": self.looks,
             "scores_file": self.scores_file,
             "without_duplicates": self.without_duplicates,
+            "code_versions": self.code_versions,
+            "code_note": self.code_note(),
         }
 
 
@@ -259,6 +278,7 @@ def claim_result(
             for d in diff(p.specs[a], p.specs[b]):
                 differences.append({"a": a, "b": b, "key": d.key, "value_a": _plain(d.a), "value_b": _plain(d.b)})
     result = ClaimResult(p.claim, p.path, p.scale, p.seeds, p.specs, arms, verdicts, differences, dict(sweep or {}))
+    result.code_versions = code_versions(store, arms)
     result.preregistration = status(store.root, p.claim, p.path, p.scale, p.specs, p.seeds)
     # the first trial of these seeds, as the store records it
     started = [t for t in (a.started_at for a in arms.values()) if t]
@@ -269,6 +289,54 @@ def claim_result(
         computed = section_inputs(result) if section_inputs is not None else None
         result.sections = build_sections(result, store, computed)
     return result
+
+
+_FINISHED = ("complete", "failed", "diverged")
+
+
+def code_versions(store: Store, arms: Mapping[str, ArmScores]) -> list[dict[str, Any]]:
+    """The distinct versions of scrutiny's code that the arms' finished trials ran on, most trials first.
+
+    Read from each trial's ``trial.json`` (``environment.scrutiny``: version, commit, and a digest of the changes
+    of a modified checkout); a trial from before that was recorded counts under its version with "commit not
+    recorded". A trial shared by two arms counts once.
+
+    Returns:
+        Per version: ``label`` (one line), ``version``, ``commit``, ``dirty``, ``trials`` (how many) and ``arms``.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for name, arm in arms.items():
+        for seed, st in arm.seed_status.items():
+            tid = trial_id(arm.spec_hash, seed)
+            if st not in _FINISHED or tid in seen:
+                continue
+            seen.add(tid)
+            try:
+                trial = store.trial(tid)
+            except StoreError:
+                continue  # a trial whose process died before its start record: nothing says what it ran
+            version = _code_version(trial)
+            group = groups.setdefault(version["label"], {**version, "trials": 0, "arms": []})
+            group["trials"] += 1
+            if name not in group["arms"]:
+                group["arms"].append(name)
+    return sorted(groups.values(), key=lambda g: (-g["trials"], g["label"]))
+
+
+def _code_version(trial: Mapping[str, Any]) -> dict[str, Any]:
+    source = (trial.get("environment") or {}).get("scrutiny")
+    if not isinstance(source, Mapping):
+        version = trial.get("scrutiny_version")
+        return {"label": f"{version} (commit not recorded)", "version": version, "commit": None, "dirty": None}
+    version, commit, dirty = source.get("version"), source.get("commit"), source.get("dirty")
+    if not commit:
+        label = f"{version} (not a git checkout)"
+    else:
+        label = f"{version} at {str(commit)[:12]}"
+        if dirty:
+            label += f" with uncommitted changes {str(source.get('changes_sha256') or '')[:8]}".rstrip()
+    return {"label": label, "version": version, "commit": commit, "dirty": dirty}
 
 
 def _plain(value: Any) -> Any:
