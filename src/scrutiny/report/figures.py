@@ -8,6 +8,7 @@ in it is escaped (:func:`plain`), so a label such as ``cost $5-$10`` neither cra
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,17 +94,45 @@ def plot_scores(panel: ScorePanel, arms: dict[str, ArmScores] | Sequence[ArmScor
                 zorder=5,
                 label=None if any(a.reported and a.name in panel.reported for a in shown[:i]) else "reported",
             )
-    import textwrap
-
-    rotate = len(shown) > 3
-    labels = [plain(textwrap.fill(a.label, 22)) for a in shown]  # long labels wrap instead of running into each other
-    ax.set_xticks(range(len(shown)), labels, rotation=15 if rotate else 0, ha="right" if rotate else "center")
-    ax.set_ylabel(plain(panel.metric))
     ax.set_xlim(-0.7, len(shown) - 0.3)
+    _arm_ticks(ax, [a.label for a in shown])
+    ax.set_ylabel(plain(panel.metric))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="best", framealpha=0.85)
     fig.tight_layout()
     return ax
+
+
+def _arm_ticks(ax, labels: Sequence[str]) -> None:
+    """Horizontal arm labels, each wrapped at spaces to the width of its slot on the axis so that neighbours never
+    overlap. Text is measured as drawn; the font shrinks (down to 7 pt) until every word fits its slot, and only a
+    word too long even then is broken."""
+    from matplotlib.font_manager import FontProperties
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    slot = ax.get_position().width * fig.get_figwidth() * fig.dpi / max(len(labels), 1) * 0.9  # pixels
+
+    def width(text: str, size: float) -> float:
+        return renderer.get_text_width_height_descent(text, FontProperties(size=size), ismath=False)[0]
+
+    def wrap(text: str, size: float) -> str | None:
+        lines: list[str] = []
+        for word in text.split():
+            if width(word, size) > slot:
+                return None
+            if lines and width(f"{lines[-1]} {word}", size) <= slot:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        return "\n".join(lines)
+
+    size = 9.0
+    while size > 7 and any(wrap(str(label), size) is None for label in labels):
+        size -= 0.5
+    chars = max(4, int(slot / max(width("n", size), 1.0)))  # at 7 pt: a word longer than its slot is broken
+    wrapped = [wrap(str(label), size) or textwrap.fill(str(label), chars, break_long_words=True) for label in labels]
+    ax.set_xticks(range(len(labels)), [plain(w) for w in wrapped], rotation=0, ha="center", fontsize=size)
 
 
 def plot_score_panels(panels: Sequence[ScorePanel], arms: dict[str, ArmScores]):
@@ -124,23 +153,65 @@ def plot_score_panels(panels: Sequence[ScorePanel], arms: dict[str, ArmScores]):
     return fig
 
 
-def plot_curves(bands: Sequence[CurveBand], *, ax=None, ylabel: str = "accuracy of the evaluated split"):
-    """Per-epoch accuracy: the mean over seeds as a line, the range over seeds as a band (one per arm)."""
+def band_label(band: CurveBand) -> str:
+    """An arm's legend entry: its label, the seeds drawn, and the planned seeds not drawn (diverged, failed, ...)."""
+    missing = "; ".join(f"{k} {status}" for status, k in sorted(band.not_drawn.items()))
+    return f"{band.label} (n={band.n}" + (f"; not drawn: {missing}" if missing else "") + ")"
+
+
+def plot_curves(
+    bands: Sequence[CurveBand],
+    loss: Sequence[CurveBand] = (),
+    *,
+    ax=None,
+    ylabel: str = "accuracy of the evaluated split",
+    loss_label: str = "training loss (epoch average)",
+):
+    """Per-epoch curves, one colour per arm: the mean over seeds as a line, the range over seeds as a band.
+
+    Args:
+        bands: Each arm's accuracy of the evaluated split (:func:`scrutiny.analysis.display.curve_bands`).
+        loss: Each arm's training loss, drawn in a second panel beside the first (same colours); none: one panel.
+        ax: Draw the accuracy panel here (the loss panel is then left out).
+
+    Epochs are whole numbers on the x axis. The legend names the seeds of each arm that are not drawn (diverged,
+    failed), so a curve never hides a seed in silence.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    colours: dict[str, str] = {}  # one colour per arm in both panels
+    for band in [*bands, *loss]:
+        colours.setdefault(band.name, _COLOURS[len(colours) % len(_COLOURS)])
     rows = (len(bands) + 1) // 2
-    fig, ax = _axes(ax, (7.0, 3.0 + 0.22 * rows))
-    for i, band in enumerate(bands):
-        colour = _COLOURS[i % len(_COLOURS)]
-        ax.plot(band.epochs, band.mean, color=colour, lw=1.6, label=plain(f"{band.label} (n={band.n})"), marker=".")
-        ax.fill_between(band.epochs, band.low, band.high, color=colour, alpha=0.18, lw=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(plain(ylabel))
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # no curves (e.g. scores brought from a file): no legend
-        ax.legend(
-            fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2
-        )  # below: the plot keeps its width
-    fig.tight_layout()
-    return ax
+    panels = [(bands, ylabel)] + ([(loss, loss_label)] if loss and ax is None else [])
+    if ax is None:
+        fig, grid = plt.subplots(
+            1, len(panels), figsize=(7.0 if len(panels) == 1 else 10.0, 3.0 + 0.22 * rows), dpi=150, squeeze=False
+        )
+        axes = list(grid[0])
+    else:
+        fig, axes = ax.figure, [ax]
+    for a, (drawn, label) in zip(axes, panels, strict=False):
+        for band in drawn:
+            colour = colours[band.name]
+            a.plot(band.epochs, band.mean, color=colour, lw=1.6, label=plain(band_label(band)), marker=".")
+            a.fill_between(band.epochs, band.low, band.high, color=colour, alpha=0.18, lw=0)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        a.set_xlabel("epoch")
+        a.set_ylabel(plain(label))
+        a.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if not handles:  # no curves (e.g. scores brought from a file): no legend
+        fig.tight_layout()
+        return axes[0]
+    if len(axes) == 1:  # below: the plot keeps its width
+        axes[0].legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+        fig.tight_layout()
+    else:
+        fig.tight_layout(rect=(0, 0.06 + 0.045 * rows, 1, 1))
+        fig.legend(handles, labels, fontsize=7, frameon=False, loc="lower center", ncol=2)
+    return axes[0]
 
 
 def plot_forest(verdicts: Sequence[Verdict], *, ax=None):

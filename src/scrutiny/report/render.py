@@ -8,35 +8,100 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup, escape
 
 from scrutiny._version import __version__
 from scrutiny.analysis.check import ClaimResult
+from scrutiny.analysis.display import (
+    CostPerPoint,
+    CurveBand,
+    PairDifferences,
+    ScorePanel,
+    compared_differences,
+    cost_per_point,
+    curve_bands,
+    has_reported,
+    score_panels,
+)
 from scrutiny.errors import ScrutinyError
+from scrutiny.report.format import fmt, plural, spec_value
 from scrutiny.store._atomic import json_safe, write_atomic, write_json
 
 
-def fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
-        if math.isnan(value):
-            return "—"
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-            return f"{value:.3e}"
-        return f"{value:.{digits}g}"
-    return str(value)
+def holds(bound: Sequence[float | None]) -> str:
+    """Where a hypothesis holds, as a condition on its estimate: ``> 0``, ``< 0.5``, ``between 0.99 and 1.01``."""
+    low, high = (None if b is None or math.isinf(b) else b for b in bound)
+    if low is None and high is None:
+        return "anywhere"
+    if high is None:
+        return f"> {fmt(low)}"
+    if low is None:
+        return f"< {fmt(high)}"
+    return f"between {fmt(low)} and {fmt(high)}"
+
+
+def cost_text(cost: CostPerPoint | None, a: str, metric: str) -> str:
+    """One sentence on what a gain costs (:func:`scrutiny.analysis.display.cost_per_point`); empty without one.
+
+    A cost is stated only where there is one (device time beyond timing noise, more training FLOPs); otherwise the
+    sentence says why none is stated. A negative cost is never printed as a cost.
+    """
+    if cost is None:
+        return ""
+    c = cost
+    secs = f"{fmt(c.seconds_a, 3)} s vs {fmt(c.seconds_b, 3)} s per trial"
+    time = {
+        "cost": f"{fmt(c.device_seconds, 3)} extra device s per trial ({secs})",
+        "noise": f"no device time beyond timing noise ({secs})",
+        "cheaper": f"no extra device time ({a} took less: {secs})",
+        "devices": f"device time not compared (the arms ran on different devices: {c.devices[0]}, {c.devices[1]})",
+        "unrecorded": "device time not recorded",
+    }[c.device_time]
+    flops = f"{fmt(c.flops_a, 3)} vs {fmt(c.flops_b, 3)} per trial"
+    compute = {
+        "cost": f"{fmt(c.train_flops, 3)} extra training FLOPs per trial ({flops})",
+        "equal": f"no extra training FLOPs (the same in both arms: {fmt(c.flops_a, 3)} per trial)",
+        "cheaper": f"no extra training FLOPs ({a} needs fewer: {flops})",
+        "uncounted": "training FLOPs not counted",
+    }[c.flops]
+    return f"Cost per 0.01 of {metric} gained (gained here: {fmt(c.points * 0.01)}): {time}; {compute}."
+
+
+def inline_html(text: object) -> Markup:
+    """Text with Markdown's inline code (``x`` or `x`) and **bold** as HTML, everything else escaped: what the Markdown
+    report shows, the HTML report shows the same way."""
+    body = str(escape(str(text)))
+    body = re.sub(r"``(.+?)``|`([^`]+)`", lambda m: f"<code>{m.group(1) or m.group(2)}</code>", body)
+    return Markup(re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", body))
+
+
+def rules_html(text: str) -> Markup:
+    """The decision rules (numbered paragraphs with ``code`` and **bold**) as an HTML list."""
+    out: list[str] = []
+    in_list = False
+    for item in re.split(r"\n(?=\d+\. )", text.strip()):
+        item = " ".join(re.sub(r"(\w)-\n\s*(\w)", r"\1-\2", item).split())  # "pseudo-\n examples": one word
+        numbered = re.match(r"\d+\. ", item)
+        body = inline_html(item[numbered.end() :] if numbered else item)
+        if bool(numbered) != in_list:
+            out.append("<ol>" if numbered else "</ol>")
+            in_list = bool(numbered)
+        out.append(f"<li>{body}</li>" if numbered else f"<p>{body}</p>")
+    if in_list:
+        out.append("</ol>")
+    return Markup("\n".join(out))
+
+
+def rules_md(text: str) -> str:
+    """The decision rules for Markdown: a word hyphenated across a line break is joined again."""
+    return re.sub(r"(\w)-\n\s*(\w)", r"\1-\2", text)
 
 
 def _environment(autoescape: bool) -> Environment:
@@ -47,23 +112,69 @@ def _environment(autoescape: bool) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt
+    env.filters["spec_value"] = spec_value
+    env.filters["holds"] = holds
+    env.filters["rules_html"] = rules_html
+    env.filters["inline"] = inline_html
+    env.filters["rules_md"] = rules_md
+    env.globals["plural"] = plural
+    env.globals["cost_text"] = cost_text
     return env
 
 
-def make_figures(result: ClaimResult, out: Path) -> dict[str, Path]:
+@dataclass
+class ReportView:
+    """What the report shows beyond :meth:`ClaimResult.to_dict`, as :mod:`scrutiny.analysis.display` computes it.
+
+    Attributes:
+        panels: The scores figure's panels.
+        curves: Each arm's accuracy curve; ``loss``: each arm's training-loss curve (empty where not recorded).
+        pairs: The spec differences of each pair of arms that a hypothesis compares.
+        costs: Per verdict, what its gain costs (``None`` where the hypothesis states no gain of one arm over another).
+    """
+
+    panels: list[ScorePanel]
+    curves: list[CurveBand]
+    loss: list[CurveBand]
+    pairs: list[PairDifferences]
+    costs: list[CostPerPoint | None]
+
+    @classmethod
+    def of(cls, result: ClaimResult) -> ReportView:
+        arms = list(result.arms.values())
+        return cls(
+            score_panels(result.claim, result.scale, result.arms),
+            curve_bands(arms),
+            [],  # the per-epoch training loss is in the store, but does not reach ArmScores yet
+            compared_differences(result),
+            [cost_per_point(result, v) for v in result.verdicts],
+        )
+
+    @property
+    def has_reported(self) -> bool:
+        """Whether the scores figure draws a published value (a diamond)."""
+        return has_reported(self.panels)
+
+    @property
+    def not_drawn(self) -> dict[str, dict[str, int]]:
+        """Arm label -> status -> how many of its planned seeds the curves leave out."""
+        return {b.label: b.not_drawn for b in self.curves if b.not_drawn}
+
+
+def make_figures(result: ClaimResult, out: Path, view: ReportView | None = None) -> dict[str, Path]:
+    """Draw the report's figures into ``out`` as PNGs: scores, curves, forest, then each section's."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from scrutiny.analysis.display import curve_bands, score_panels
     from scrutiny.report.figures import plot_curves, plot_forest, plot_score_panels
 
-    panels = score_panels(result.claim, result.scale, result.arms)
+    shown = view or ReportView.of(result)
     paths = {}
     drawings = [
-        ("scores", lambda: plot_score_panels(panels, result.arms)),
-        ("curves", lambda: plot_curves(curve_bands(list(result.arms.values())))),
+        ("scores", lambda: plot_score_panels(shown.panels, result.arms)),
+        ("curves", lambda: plot_curves(shown.curves, shown.loss)),
         ("forest", lambda: plot_forest(result.verdicts)),
     ]
     drawings += [(f.name, f.draw) for section in result.sections for f in section.figures]
@@ -122,9 +233,11 @@ def write_report(result: ClaimResult, out: str | Path, *, force: bool = False) -
     out = Path(out)
     check_report_folder(out, result, force)
     out.mkdir(parents=True, exist_ok=True)
-    figures = make_figures(result, out)
+    view = ReportView.of(result)
+    figures = make_figures(result, out, view)
     data = result.to_dict()
     context = {
+        "view": view,
         "r": data,
         "claim": result.claim,
         "verdicts": data["verdicts"],
