@@ -38,16 +38,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from scrutiny.errors import SpecError
 from scrutiny.spec._errors import raise_spec_error
+from scrutiny.spec.fields import SpecFields, spec_fields
 from scrutiny.spec.hypothesis import MAX_HYPOTHESIS_CHARS, Hypothesis, parse_hypothesis
 from scrutiny.spec.load import load_spec, read_yaml
 from scrutiny.spec.schema import Spec
 from scrutiny.spec.seeds import parse_seeds
 
-__all__ = ["MAX_HYPOTHESIS_CHARS", "Claim", "Hypothesis", "arm_specs", "claim_seeds", "load_claim", "parse_hypothesis"]
+__all__ = [
+    "MAX_HYPOTHESIS_CHARS",
+    "Claim",
+    "Hypothesis",
+    "arm_specs",
+    "check_fields",
+    "claim_seeds",
+    "load_claim",
+    "parse_hypothesis",
+]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_seed(value: Any) -> Any:
+    """``seeds: 0`` (one seed, read by YAML as a number) means ``"0"``."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class Source(_Strict):
@@ -101,6 +116,8 @@ class Tuning(_Strict):
     configurations: dict[str, int] = Field(default_factory=dict, description="configurations tried per arm")
     note: str | None = None
 
+    _seeds = field_validator("seeds", mode="before")(_one_seed)
+
 
 ScaleName = Literal["smoke", "cpu", "paper"]
 SCALE_NAMES: tuple[ScaleName, ...] = ("smoke", "cpu", "paper")
@@ -119,6 +136,8 @@ class Scale(_Strict):
     requires: tuple[Literal["data_root", "weights"], ...] = Field(
         (), description="local inputs the user must give at this scale: a data folder, weights for evaluation-only arms"
     )
+
+    _seeds = field_validator("seeds", mode="before")(_one_seed)
 
 
 class SectionRef(BaseModel):
@@ -153,6 +172,8 @@ class Claim(_Strict):
     ranges: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="metric -> (low, high) where the name does not tell (acc, iou: [0, 1])"
     )
+
+    _seeds = field_validator("seeds", mode="before")(_one_seed)
 
     @field_validator("failed_seeds", mode="before")
     @classmethod
@@ -271,6 +292,66 @@ def _blame_claim(exc: SpecError, claim_path: str | Path, spec_path: Path, stages
                     raise SpecError(str(claim_path), key, inner.message) from None
                 return
             done.append(item)
+
+
+def check_fields(
+    claim: Claim,
+    claim_path: str | Path,
+    scale: str,
+    specs: dict[str, Spec],
+    tasks: dict[str, str | None] | None = None,
+) -> None:
+    """Every metric the claim names must be a field that its arms' trials will hold (:mod:`scrutiny.spec.fields`).
+
+    The claim's ``metric`` is read from every arm's final record; a hypothesis's metrics from its arms' records
+    (``final_*``, ``best_*``, probe fields) or, as ``<key>@<epoch>``, from their per-epoch rows, at an epoch that
+    the arm's spec at ``scale`` trains and evaluates (a hypothesis that does not apply at ``scale`` is checked for
+    its key only).
+
+    Args:
+        claim: The claim.
+        claim_path: Its file, named in the error.
+        scale: The scale whose specs are given.
+        specs: Arm -> its resolved spec at ``scale`` (:func:`arm_specs`).
+        tasks: Arm -> its dataset's task where known (default: unknown; every task's metrics are allowed).
+
+    Raises:
+        SpecError: One line naming the claim file, the key (``metric`` or ``hypotheses.<i>``), the hypothesis, the
+            arm and the field, with the close matches or the fields there will be.
+    """
+    fields = {arm: spec_fields(spec, (tasks or {}).get(arm)) for arm, spec in specs.items()}
+    if "@" in claim.metric:
+        raise SpecError(
+            str(claim_path),
+            "metric",
+            f"'{claim.metric}': the claim's metric is read from each trial's final record; name an epoch in a "
+            "hypothesis instead (a[test_acc@2] > b[test_acc@2])",
+        )
+    for arm, f in fields.items():
+        problem = f.problem(claim.metric, any_record_field=True)
+        if problem is not None:
+            raise SpecError(str(claim_path), "metric", f"arm '{arm}': {problem}")
+    for i, h in enumerate(claim.hypotheses):
+        metric_a = h.metric or claim.metric
+        for arm, metric in [(h.a, metric_a)] + ([(h.b, h.metric_b or metric_a)] if h.b else []):
+            if metric == claim.metric or arm not in fields:
+                continue  # checked above for every arm; an unknown arm is the claim's own error
+            name = metric
+            if "@" in metric and not h.applies(scale):
+                name = _any_epoch(metric, fields[arm])
+            problem = fields[arm].problem(name)
+            if problem is not None:
+                at = f" at scale {scale}" if "@" in name else ""
+                raise SpecError(str(claim_path), f"hypotheses.{i}", f"'{h.text()}': arm '{arm}'{at}: {problem}")
+
+
+def _any_epoch(metric: str, fields: SpecFields) -> str:
+    """``key@k`` at an epoch the spec has, for a hypothesis checked at another scale than its own."""
+    key, _, at = metric.rpartition("@")
+    if not at.isdigit():
+        return metric
+    epochs = fields.evaluated if key in fields.eval_keys else fields.epochs
+    return f"{key}@{epochs[-1]}" if epochs else metric
 
 
 def claim_seeds(claim: Claim, scale: str, override: str | None = None) -> list[int]:
