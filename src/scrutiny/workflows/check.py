@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-
 from scrutiny.analysis.check import (
     ClaimResult,
     ClaimSetup,
@@ -36,12 +34,14 @@ from scrutiny.analysis.check import score_claim as score_setup
 from scrutiny.analysis.sequential import schedule
 from scrutiny.errors import ScrutinyError
 from scrutiny.execute import PlannedTrial, plan
-from scrutiny.spec import Spec, spec_hash, trial_id
+from scrutiny.spec import Spec, trial_id
 from scrutiny.store import DEFAULT_STORE, Store
 
 if TYPE_CHECKING:
     from scrutiny.analysis.scores import ArmScores
     from scrutiny.execute import Executor, Reporter, SweepResult
+    from scrutiny.workflows.estimate import ArmEstimate
+    from scrutiny.workflows.preflight import ModelCheck
 
 WeightsArg = Mapping[str, str | Path] | Sequence[str]
 
@@ -60,17 +60,31 @@ class ClaimPlan(ClaimSetup):
         """The (first) arm whose resolved spec is ``spec``."""
         return next(name for name, s in self.specs.items() if s == spec)
 
+    def sources(self) -> dict[str, str]:
+        """Arm -> its spec file (relative to the claim's folder, as the claim names it)."""
+        base = self.path.parent
+        return {name: str(base / self.claim.arms[name].spec) for name in self.specs}
+
+    def check_models(self) -> dict[str, ModelCheck]:
+        """Build every arm's model on the meta device before any trial runs (:mod:`scrutiny.workflows.preflight`).
+
+        Raises:
+            SpecError: A model that cannot be built: one line naming the spec file, the model key and the arm.
+        """
+        from scrutiny.workflows.preflight import preflight
+
+        return preflight(self.specs, self.sources(), claim=str(self.path))
+
+    def estimates(self, store: Store, retry_failed: bool = False, *, timed: bool = True) -> dict[str, ArmEstimate]:
+        """Per arm: the estimated time of its trials still to run and what it rests on (finished trials of the
+        same spec at any number of epochs, else a timed training step; :mod:`scrutiny.workflows.estimate`)."""
+        from scrutiny.workflows.estimate import estimate_trials
+
+        return estimate_trials(self.specs, self.trials, store, retry_failed=retry_failed, timed=timed)
+
     def estimate_seconds(self, store: Store) -> dict[str, float | None]:
-        """Per arm: mean wall time of its finished trials times the trials still to run (None: nothing to go on)."""
-        out: dict[str, float | None] = {}
-        for name, spec in self.specs.items():
-            h = spec_hash(spec)
-            mine = [t for t in self.trials if spec_hash(t.spec) == h]
-            recorded = [store.result(t.trial_id).get("wall_time_s") for t in mine if t.status == "complete"]
-            times = [t for t in recorded if t]
-            todo = sum(1 for t in mine if t.needs_run(False))
-            out[name] = float(np.mean(times)) * todo if times else (0.0 if todo == 0 else None)
-        return out
+        """Per arm: the estimated seconds of its trials still to run (None: nothing to go on); see :meth:`estimates`."""
+        return {name: e.seconds for name, e in self.estimates(store).items()}
 
 
 class MissingInputsError(ScrutinyError):
@@ -164,8 +178,28 @@ def plan_claim(
         for arm, file in by_arm.items():
             per_arm.setdefault(arm, []).append(f"model.weights={file}")
     setup = claim_setup(path, scale, overrides=extra, seeds=seeds, arm_overrides=per_arm)
+    check_claim_fields(setup)
     trials = plan([(spec, s) for spec in setup.specs.values() for s in setup.seeds], _store(store))
     return ClaimPlan(setup.claim, setup.path, setup.scale, setup.seeds, setup.specs, trials)
+
+
+def check_claim_fields(p: ClaimSetup) -> None:
+    """Every metric the claim names must be a field its arms' trials will hold (before any trial runs).
+
+    The arms' tasks come from their datasets without loading them, where the datasets tell
+    (:func:`scrutiny.workflows.preflight.dataset_facts`).
+
+    Raises:
+        SpecError: One line naming the claim file, the hypothesis, the arm and the unknown field.
+    """
+    from scrutiny.spec.claim import check_fields
+    from scrutiny.workflows.preflight import dataset_facts
+
+    tasks = {}
+    for arm, spec in p.specs.items():
+        facts = dataset_facts(spec)
+        tasks[arm] = facts.task if facts is not None else None
+    check_fields(p.claim, p.path, p.scale, p.specs, tasks)
 
 
 def check_inputs(p: ClaimSetup) -> None:
@@ -342,6 +376,8 @@ def check_claim(
         p = plan_claim(claim, scale, st, overrides=overrides, seeds=seeds, data_root=data_root, weights=weights)
     looks = schedule(len(p.seeds), max_seeds, round_size) if max_seeds is not None else None  # fixed before any look
     check_inputs(p)
+    if looks is not None or p.to_run(retry_failed):
+        p.check_models()  # before anything is stored: a model that cannot be built fails here, in one line
     register_claim(p, st)
     from scrutiny.store.arms import record_arms  # which trials serve which arm: runs --claim, compare --a claim:arm
 
