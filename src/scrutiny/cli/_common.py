@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import typer
 
 from scrutiny.errors import ScrutinyError
 from scrutiny.store import DEFAULT_STORE
 
+if TYPE_CHECKING:
+    from scrutiny.spec import Spec
+
 StoreOpt = typer.Option(DEFAULT_STORE, "--store", help="Trial store folder.", envvar="SCRUTINY_STORE")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output on stdout, no colours.")
-SetOpt = typer.Option(None, "--set", help="Override a spec key: --set optim.lr=0.05 (repeatable).")
+SetOpt = typer.Option(
+    None, "--set", help="Override a spec key: --set optim.lr=0.05; one per flag, repeat it: --set a=1 --set b=2."
+)
+ShowSpecOpt = typer.Option(
+    False, "--show-spec", help="Print the resolved spec (every default written out) as YAML; with --dry-run: only that."
+)
 TrustOpt = typer.Option(
     False,
     "--trust-code",
@@ -123,3 +131,34 @@ def flag_message(message: str, flags: Mapping[str, str]) -> str:
     """``"design: expected ..."`` -> ``"--design: expected ..."`` when ``design`` is in ``flags``; else unchanged."""
     name, sep, rest = message.partition(": ")
     return f"{flags[name]}: {rest}" if sep and name in flags else message
+
+
+def reject_extra_args(ctx: typer.Context, positional: Sequence[str] = ()) -> None:
+    """Fail on arguments the command does not take, in one line; ``--set a=1 b=2`` is told to repeat ``--set``.
+
+    A command that calls this is registered with ``context_settings={"allow_extra_args": True}``, so that the extra
+    arguments reach it (click would otherwise stop with "Got unexpected extra argument" and no hint): ``--set`` takes
+    one assignment, and a second one after it lands here.
+
+    Args:
+        ctx: The command's context; ``ctx.args`` holds the extra arguments.
+        positional: The command's positional values: an assignment there (``--set a=1 b=2 spec.yaml``) took a
+            positional's place.
+    """
+    extra = list(ctx.args)
+    if not extra:
+        return
+    assignments = [a for a in [*positional, *extra] if "=" in a and not a.startswith("-")]
+    if assignments:
+        raise ScrutinyError(
+            f"--set takes one assignment; got {assignments[0]!r} as an extra argument: repeat --set for each "
+            "assignment: --set a=1 --set b=2"
+        )
+    raise ScrutinyError(f"unexpected extra argument(s): {' '.join(extra)}")
+
+
+def spec_yaml(spec: Spec) -> str:
+    """The resolved spec as YAML, its sections in the schema's order, every default written out."""
+    import yaml
+
+    return yaml.safe_dump(spec.to_dict(), sort_keys=False, default_flow_style=False, width=120).rstrip("\n")

@@ -15,6 +15,7 @@ from scrutiny.cli._common import (
     GpusOpt,
     JsonOpt,
     SetOpt,
+    ShowSpecOpt,
     SlurmCpusOpt,
     SlurmGpusOpt,
     SlurmParallelOpt,
@@ -23,6 +24,8 @@ from scrutiny.cli._common import (
     StoreOpt,
     executor_from_flags,
     flag_errors,
+    reject_extra_args,
+    spec_yaml,
 )
 from scrutiny.cli._output import Output, fmt
 from scrutiny.cli._progress import progress_reporter
@@ -36,7 +39,9 @@ SeedsOpt = typer.Option(None, "--seeds", help="Override the scale's seeds: '0-4'
 WorkersOpt = typer.Option(1, "--workers", min=1, help="Worker processes.")
 ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads per trial.")
 RetryOpt = typer.Option(False, "--retry-failed", help="Run failed trials again.")
-DryRunOpt = typer.Option(False, "--dry-run", help="List the trials and their estimated cost; run nothing.")
+DryRunOpt = typer.Option(
+    False, "--dry-run", help="List the trials, their estimated time and the arms' model checks; run nothing."
+)
 DataRootOpt = typer.Option(
     None, "--data-root", help="Set data.root of every arm (e.g. an ImageNet folder with train/ and val/)."
 )
@@ -101,6 +106,7 @@ def _check(
     slurm_cpus_per_task: int | None = None,
     slurm_array_parallelism: int | None = None,
     force: bool = False,
+    show_spec: bool = False,
 ) -> None:
     from scrutiny.errors import ScrutinyError
     from scrutiny.workflows.check import check_claim, check_inputs, plan_claim
@@ -123,8 +129,10 @@ def _check(
         )
         check_inputs(p)
     to_run = p.to_run(retry_failed)
+    if show_spec:
+        _show_specs(out, p)
     if dry_run:
-        _dry_run(out, p, claim_file, retry_failed, p.estimate_seconds(trial_store), as_json)
+        _dry_run(out, p, claim_file, retry_failed, trial_store, as_json, show_spec)
         return
     out.note(
         f"{p.claim.title}: scale {p.scale}, {len(p.specs)} arms × {len(p.seeds)} seeds; "
@@ -169,26 +177,51 @@ def _check(
     _finish(out, result, out_dir, as_json, force)
 
 
-def _dry_run(out: Output, p, claim_file: Path, retry_failed: bool, estimate: dict, as_json: bool) -> None:
-    """The trials of each arm, those still to run, and their estimated time (a table, or JSON)."""
+def _show_specs(out: Output, p) -> None:
+    """Each arm's resolved spec as YAML, every default written out (human mode; --json puts them in the payload)."""
+    from scrutiny.spec import spec_hash
+
+    for name, spec in p.specs.items():
+        out.print(f"# arm {name}: {p.sources()[name]} at scale {p.scale} ({spec_hash(spec)})", markup=False)
+        out.print(spec_yaml(spec) + "\n", markup=False)
+
+
+def _dry_run(
+    out: Output, p, claim_file: Path, retry_failed: bool, store: Store, as_json: bool, show_spec: bool
+) -> None:
+    """The trials of each arm, those still to run, their estimated time and what it rests on, and each arm's model
+    checked on the meta device (a table, or JSON)."""
+    from scrutiny.workflows.estimate import format_seconds
+
+    with flag_errors(FLAGS):
+        checks = p.check_models()
+    estimates = p.estimates(store, retry_failed)
     to_run = p.to_run(retry_failed)
     rows = []
     for name, spec in p.specs.items():
         mine = [t for t in p.trials if t.spec == spec]
+        guess = estimates[name]
         rows.append(
             [
                 name,
                 p.claim.arms[name].label or spec.label,
                 len(mine),
                 sum(t.needs_run(retry_failed) for t in mine),
-                "unknown (no finished trial yet)" if estimate[name] is None else f"{estimate[name]:.0f} s",
+                format_seconds(guess.seconds) if guess.to_run else "—",
+                guess.basis,
             ]
         )
     out.table(
         f"{p.claim.title} — scale {p.scale}, seeds {p.seeds}: {len(to_run)} of {len(p.trials)} trials to run",
-        ["arm", "label", "trials", "to run", "estimated time"],
+        ["arm", "label", "trials", "to run", "estimated time", "estimated from"],
         rows,
     )
+    known = [e.seconds for e in estimates.values() if e.to_run]
+    if known and all(s is not None for s in known):
+        out.print(f"estimated time in all: {format_seconds(sum(s or 0.0 for s in known))} on one worker", markup=False)
+    for note in sorted({f"{c.note}" for c in checks.values()}):
+        arms = [name for name, c in checks.items() if c.note == note]
+        out.print(f"models of {', '.join(arms)}: {note}", markup=False)
     if as_json:
         out.json(
             {
@@ -206,7 +239,12 @@ def _dry_run(out: Output, p, claim_file: Path, retry_failed: bool, estimate: dic
                     }
                     for t in p.trials
                 ],
-                "estimated_seconds": estimate,
+                "estimated_seconds": {name: e.seconds for name, e in estimates.items()},
+                "estimates": {name: e.to_dict() for name, e in estimates.items()},
+                "model_checks": {
+                    name: {"checked": c.checked, "n_params": c.n_params, "note": c.note} for name, c in checks.items()
+                },
+                **({"specs": {name: spec.to_dict() for name, spec in p.specs.items()}} if show_spec else {}),
             }
         )
 
@@ -259,8 +297,9 @@ def _finish(out: Output, result, out_dir: Path | None, as_json: bool, force: boo
     out.print(f"report: {paths['report.html']}")
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True})
 def check(
+    ctx: typer.Context,
     claim_file: Path = typer.Argument(..., help="Claim YAML file."),
     scale: str = ScaleOpt,
     out_dir: Path = OutOpt,
@@ -270,6 +309,7 @@ def check(
     threads: int = ThreadsOpt,
     retry_failed: bool = RetryOpt,
     dry_run: bool = DryRunOpt,
+    show_spec: bool = ShowSpecOpt,
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
     data_root: Path = DataRootOpt,
@@ -291,11 +331,14 @@ def check(
     force: bool = ForceOpt,
 ) -> None:
     """Run what the store lacks for a claim, decide each hypothesis, write report.md/.html, results.json, PNGs."""
-    _check(**{**locals(), "overrides": overrides or []})
+    args = {**locals(), "overrides": overrides or []}
+    reject_extra_args(args.pop("ctx"), [str(claim_file)])
+    _check(**args)
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True})
 def case(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="A built-in case (see 'scrutiny list cases')."),
     scale: str = ScaleOpt,
     out_dir: Path = OutOpt,
@@ -305,6 +348,7 @@ def case(
     threads: int = ThreadsOpt,
     retry_failed: bool = RetryOpt,
     dry_run: bool = DryRunOpt,
+    show_spec: bool = ShowSpecOpt,
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
     data_root: Path = DataRootOpt,
@@ -325,6 +369,7 @@ def case(
 ) -> None:
     """Run a built-in case study: 'scrutiny check' on its packaged claim."""
     args = {**locals(), "overrides": overrides or []}  # first: the parameters only
+    reject_extra_args(args.pop("ctx"), [name])
     from scrutiny.cases import case_claim
 
     _check(claim_file=case_claim(args.pop("name")), **args)

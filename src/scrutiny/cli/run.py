@@ -14,6 +14,7 @@ from scrutiny.cli._common import (
     GpusOpt,
     JsonOpt,
     SetOpt,
+    ShowSpecOpt,
     SlurmCpusOpt,
     SlurmGpusOpt,
     SlurmParallelOpt,
@@ -22,13 +23,16 @@ from scrutiny.cli._common import (
     StoreOpt,
     executor_from_flags,
     flag_errors,
+    reject_extra_args,
+    spec_yaml,
 )
 from scrutiny.cli._output import Output
 from scrutiny.errors import ScrutinyError
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True})
 def run(
+    ctx: typer.Context,
     spec_file: Path = typer.Argument(..., help="Spec YAML file."),
     seeds: str = typer.Option("0", "--seeds", help="Seeds: '0-4', '0,3,7' or '0-2,9'."),
     overrides: list[str] = SetOpt,
@@ -41,7 +45,10 @@ def run(
     max_retries: int = typer.Option(
         1, "--max-retries", min=0, help="Runs again, in this sweep, a trial whose worker process died (OOM, signal)."
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the trials and what would run; run nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the trials, the estimated time and the model check; run nothing."
+    ),
+    show_spec: bool = ShowSpecOpt,
     store: Path = StoreOpt,
     as_json: bool = JsonOpt,
     executor: str = ExecutorOpt,
@@ -55,11 +62,14 @@ def run(
     slurm_array_parallelism: int = SlurmParallelOpt,
 ) -> None:
     """Run SPEC_FILE for each seed; trials already in the store are not run again."""
+    reject_extra_args(ctx, [str(spec_file)])
     from scrutiny.cli._progress import progress_reporter
     from scrutiny.execute import plan, run_sweep
     from scrutiny.spec import load_spec, spec_hash
     from scrutiny.store import Store
     from scrutiny.trials.seeding import parse_seeds
+    from scrutiny.workflows.estimate import estimate_trials, format_seconds
+    from scrutiny.workflows.preflight import preflight
 
     where = executor_from_flags(
         executor,
@@ -89,13 +99,21 @@ def run(
         "seeds": seed_list,
         "executor": where.kind,
     }
+    if show_spec:
+        out.print(f"# {spec_file}: the resolved spec ({spec_hash(spec)}), every default written out", markup=False)
+        out.print(spec_yaml(spec), markup=False)
     if dry_run:
+        check = preflight({str(spec_file): spec}, {str(spec_file): str(spec_file)})[str(spec_file)]
+        estimate = estimate_trials({str(spec_file): spec}, planned, trial_store, retry_failed=retry_failed)
+        (guess,) = estimate.values()
         rows = [[t.trial_id, t.seed, t.status, "run" if t.needs_run(retry_failed) else "skip"] for t in planned]
         out.table(
             f"{spec_file} ({spec_hash(spec)}): {len(to_run)} of {len(planned)} trials to run",
             ["trial", "seed", "in store", "action"],
             rows,
         )
+        out.print(f"estimated time: {format_seconds(guess.seconds)} ({guess.basis})", markup=False)
+        out.print(f"model {spec.model.name}: {check.note}", markup=False)
         if as_json:
             out.json(
                 {
@@ -105,6 +123,9 @@ def run(
                         {"trial_id": t.trial_id, "seed": t.seed, "status": t.status, "run": t.needs_run(retry_failed)}
                         for t in planned
                     ],
+                    "estimate": guess.to_dict(),
+                    "model_check": {"checked": check.checked, "n_params": check.n_params, "note": check.note},
+                    **({"spec": spec.to_dict()} if show_spec else {}),
                 }
             )
         return
@@ -113,6 +134,7 @@ def run(
         if as_json:
             out.json({**header, "ran": [], "skipped": [t.trial_id for t in planned]})
         return
+    preflight({str(spec_file): spec}, {str(spec_file): str(spec_file)})  # a model that cannot be built: one line
     out.note(
         f"{spec_file} ({spec_hash(spec)}): running {len(to_run)} of {len(planned)} trials "
         f"({len(planned) - len(to_run)} already in {store}), "
