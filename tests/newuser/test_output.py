@@ -82,8 +82,10 @@ def test_the_terminal_and_the_report_write_numbers_the_same_way(tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     html = (tmp_path / "report" / "report.html").read_text()
     assert f"| {estimate} | {interval} | > 0 | {p} |" in md
-    assert f'<td class="num">{estimate}</td><td class="num">{interval}</td>' in html
+    assert f'<td class="num">{estimate}</td><td class="num wrap">{interval}</td>' in html
     assert f'<td class="num">{p}</td>' in html
+    # scores from a file: no empty curves figure, and no cost sentence built on unmeasured time and FLOPs
+    assert not (tmp_path / "report" / "curves.png").exists() and "curves.png" not in md and "Cost per" not in md
 
 
 def test_a_piped_message_is_one_line(tmp_path):

@@ -235,7 +235,8 @@ NOISE_FLOOR = 0.05  # ... and so is one within 5% of the larger mean (a machine 
 
 def cost_per_point(result: ClaimResult, v: Verdict) -> CostPerPoint | None:
     """The cost of a gain, for a hypothesis that one arm beats another on the same metric and whose estimate says it
-    does (``a > b ...`` with a positive difference, ``a < b ...`` with a negative one); else ``None``.
+    does (``a > b ...`` with a positive difference, ``a < b ...`` with a negative one), where device time or FLOPs
+    were measured; else ``None``.
 
     Device time is compared per trial: a difference of means within :data:`NOISE_SE` standard errors or within
     :data:`NOISE_FLOOR` of the larger mean is timing noise, and no cost is stated; arms on different devices are not
@@ -251,6 +252,8 @@ def cost_per_point(result: ClaimResult, v: Verdict) -> CostPerPoint | None:
     points = gain / 0.01
     device_time, seconds_a, seconds_b = _device_time(a, b)
     flops, flops_a, flops_b = _flops(a, b)
+    if device_time == "unrecorded" and flops == "uncounted":  # scores from a file: nothing to compare
+        return None
     return CostPerPoint(
         points,
         device_time,

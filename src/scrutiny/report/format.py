@@ -17,12 +17,12 @@ def fmt(value: Any, digits: int = 4) -> str:
 
     Floats get ``digits`` significant digits; those of 10 ** ``digits`` and more are rounded to integers with
     thousands separators, and from a million up or below 0.001 they are written in scientific notation
-    (``1.235e+06``, ``2.000e-05``). ``±inf`` becomes ``∞`` and ``−∞``; NaN and ``None`` an em dash; integers get
+    (``1.235e+06``, ``2e-05``). ``±inf`` becomes ``∞`` and ``−∞``; NaN and ``None`` an em dash; integers get
     thousands separators; booleans ``yes`` and ``no``; sequences their formatted items.
 
     Examples:
-        >>> fmt(0.123456), fmt(-2.5), fmt(12345.6), fmt(1234567), fmt(None), fmt(True), fmt([1.0, 0.5])
-        ('0.1235', '-2.5', '12,346', '1,234,567', '—', 'yes', '[1, 0.5]')
+        >>> fmt(0.123456), fmt(-2.5), fmt(12345.6), fmt(1234567), fmt(7.57e-05), fmt(None), fmt(True), fmt([1.0, 0.5])
+        ('0.1235', '-2.5', '12,346', '1,234,567', '7.57e-05', '—', 'yes', '[1, 0.5]')
     """
     if value is None:
         return "—"
@@ -36,7 +36,8 @@ def fmt(value: Any, digits: int = 4) -> str:
         if math.isinf(value):
             return "∞" if value > 0 else "−∞"
         if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-            return f"{value:.{digits - 1}e}"
+            mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+            return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
         text = f"{value:.{digits}g}"
         return f"{value:,.0f}" if "e" in text else text
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a numpy scalar

@@ -162,7 +162,8 @@ class ReportView:
 
 
 def make_figures(result: ClaimResult, out: Path, view: ReportView | None = None) -> dict[str, Path]:
-    """Draw the report's figures into ``out`` as PNGs: scores, curves, forest, then each section's."""
+    """Draw the report's figures into ``out`` as PNGs: scores, curves (where there are any), forest, then each
+    section's."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -177,6 +178,8 @@ def make_figures(result: ClaimResult, out: Path, view: ReportView | None = None)
         ("curves", lambda: plot_curves(shown.curves, shown.loss)),
         ("forest", lambda: plot_forest(result.verdicts)),
     ]
+    if not shown.curves:  # scores brought from a file: no per-epoch curves, no empty figure
+        drawings.pop(1)
     drawings += [(f.name, f.draw) for section in result.sections for f in section.figures]
     for name, draw in drawings:
         if name in paths:
