@@ -77,7 +77,7 @@ def report(tmp_path):
         "base": arm("base", [0.70, 0.72, 0.71, 0.69]),
         "wide": arm("wide", [0.80, 0.82, 0.815, 0.805]),  # the same FLOPs and device time as base
         "deep": arm("deep", [0.71, 0.70, 0.72, 0.705]),
-        "other": arm("other", [0.7, 0.7, 0.7]),
+        "other": arm("other", [0.7, 0.7, 0.7], status={0: "complete", 1: "complete", 2: "complete", 3: "diverged"}),
     }
     result = result_of(tmp_path, arms)
     paths = write_report(result, tmp_path / "report")
@@ -109,6 +109,12 @@ def test_the_scores_caption_mentions_diamonds_only_where_drawn(report, tmp_path)
     result = claim_result(setup, Store(tmp_path / "runs"), arms, verdicts)
     paths = write_report(result, tmp_path / "other" / "report")
     assert "a diamond: the paper's number" in paths["report.html"].read_text()
+
+
+def test_seeds_not_drawn_are_named_under_both_figures(report):
+    _, md, html = report
+    said = "Not drawn (no complete trial): other: 1 seed diverged."
+    assert md.count(said) == 2 and html.count(said) == 2  # under the scores and under the curves
 
 
 def test_what_differs_lists_only_the_pairs_the_hypotheses_compare(report):

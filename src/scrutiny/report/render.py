@@ -29,6 +29,7 @@ from scrutiny.analysis.display import (
     curve_bands,
     has_reported,
     score_panels,
+    seeds_not_drawn,
 )
 from scrutiny.errors import ScrutinyError
 from scrutiny.report.format import fmt, plural, spec_value
@@ -131,6 +132,7 @@ class ReportView:
         curves: Each arm's accuracy curve; ``loss``: each arm's training-loss curve (empty where not recorded).
         pairs: The spec differences of each pair of arms that a hypothesis compares.
         costs: Per verdict, what its gain costs (``None`` where the hypothesis states no gain of one arm over another).
+        not_drawn: Arm label -> status -> how many of its planned seeds have no complete trial, so no point or curve.
     """
 
     panels: list[ScorePanel]
@@ -138,6 +140,7 @@ class ReportView:
     loss: list[CurveBand]
     pairs: list[PairDifferences]
     costs: list[CostPerPoint | None]
+    not_drawn: dict[str, dict[str, int]]
 
     @classmethod
     def of(cls, result: ClaimResult) -> ReportView:
@@ -148,17 +151,13 @@ class ReportView:
             [],  # the per-epoch training loss is in the store, but does not reach ArmScores yet
             compared_differences(result),
             [cost_per_point(result, v) for v in result.verdicts],
+            {a.label: seeds_not_drawn(a) for a in arms if seeds_not_drawn(a)},
         )
 
     @property
     def has_reported(self) -> bool:
         """Whether the scores figure draws a published value (a diamond)."""
         return has_reported(self.panels)
-
-    @property
-    def not_drawn(self) -> dict[str, dict[str, int]]:
-        """Arm label -> status -> how many of its planned seeds the curves leave out."""
-        return {b.label: b.not_drawn for b in self.curves if b.not_drawn}
 
 
 def make_figures(result: ClaimResult, out: Path, view: ReportView | None = None) -> dict[str, Path]:
