@@ -140,7 +140,7 @@ def test_estimates_come_from_finished_trials_at_another_scale_else_from_a_timed_
     fresh = _invoke(folder, "check", "claim.yaml", "--dry-run", "--json", "--store", "runs")
     assert fresh.exit_code == 0, fresh.output
     estimates = json.loads(fresh.stdout)["estimates"]
-    assert {e["basis"] for e in estimates.values()} == {"from a timed step on cpu"}
+    assert {e["basis"] for e in estimates.values()} == {"from a timed step on cpu (set-up time not included)"}
     assert all(e["seconds"] > 0 and e["to_run"] == 2 for e in estimates.values())
 
     # the smoke scale runs one epoch of each arm; the cpu scale (two epochs) is then estimated from those trials
@@ -161,11 +161,16 @@ def test_estimates_come_from_finished_trials_at_another_scale_else_from_a_timed_
     again = _invoke(folder, "check", "claim.yaml", "--scale", "smoke", "--dry-run", "--json", "--store", "runs")
     assert {e["basis"] for e in json.loads(again.stdout)["estimates"].values()} == {"nothing to run"}
 
+    # another model on the same data: a timed step, plus the set-up time of the trials on that data
+    other = _invoke(folder, "run", "net.yaml", "--set", "model.width=6", "--dry-run", "--json", "--store", "runs")
+    estimate = json.loads(other.stdout)["estimate"]
+    assert estimate["basis"] == "from a timed step on cpu, set-up time from 2 finished trials on the same data"
+
 
 def test_run_dry_run_estimates_too_and_says_unknown_with_the_reason(folder):
     res = _invoke(folder, "run", "net.yaml", "--dry-run", "--json", "--store", "runs")
     estimate = json.loads(res.stdout)["estimate"]
-    assert estimate["basis"] == "from a timed step on cpu" and estimate["seconds"] > 0
+    assert estimate["basis"] == "from a timed step on cpu (set-up time not included)" and estimate["seconds"] > 0
     (folder / "dryrun_data.py").write_text(
         "from scrutiny.registry import DATASETS\n\ndef tiny(root=None):\n    return DATASETS.get('synthetic')()\n"
     )

@@ -9,7 +9,9 @@ Two sources, in this order:
    it), a few steps on a small batch of the dataset's shape with a stand-in loss, scaled by the training set's size
    and the epochs, plus a timed evaluation of the evaluated split at each evaluated epoch ("from a timed step on
    cpu"). It needs the dataset's shape and sizes without loading it
-   (:func:`scrutiny.workflows.preflight.dataset_facts`).
+   (:func:`scrutiny.workflows.preflight.dataset_facts`). A trial's set-up (loading the data, recording the
+   environment, the checkpoint) is added from finished trials on the same data where the store has some, and is
+   otherwise said to be left out.
 
 Otherwise the estimate is unknown, and says why.
 """
@@ -77,11 +79,13 @@ def _without_epochs(spec_dict: Mapping[str, Any]) -> str:
 
 
 class StoreTimes:
-    """The finished trials of a store, grouped by spec with the epochs left out; the store is read once."""
+    """The finished trials of a store, grouped by spec with the epochs left out, and their set-up times grouped by
+    dataset; the store is read once."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._groups: dict[str, list[dict[str, Any]]] | None = None
+        self._setups: dict[str, list[float]] = {}
 
     def _read(self) -> dict[str, list[dict[str, Any]]]:
         groups: dict[str, list[dict[str, Any]]] = {}
@@ -94,7 +98,18 @@ class StoreTimes:
             except (ScrutinyError, ValueError, TypeError):
                 continue  # a trial of an older schema or an unreadable record: nothing to go on
             groups.setdefault(_without_epochs(stored), []).append(result)
+            wall, device = _positive(result.get("wall_time_s")), _positive(result.get("device_time_s"))
+            if wall is not None and device is not None:
+                self._setups.setdefault(canonical_json(stored["data"]), []).append(max(wall - device, 0.0))
         return groups
+
+    def setup(self, spec: Spec) -> tuple[float, int] | None:
+        """The median set-up time (wall time outside the epochs) of finished trials on ``spec``'s data, and how
+        many there are; None if none."""
+        if self._groups is None:
+            self._groups = self._read()
+        found = self._setups.get(canonical_json(spec.to_dict()["data"]), [])
+        return (float(np.median(found)), len(found)) if found else None
 
     def estimate(self, spec: Spec) -> Estimate | None:
         """From finished trials of ``spec`` at any number of epochs, scaled by training steps; None if none."""
@@ -272,8 +287,17 @@ def estimate_trials(
             out[name] = ArmEstimate(0.0, None, 0, "nothing to run")
             continue
         one = times.estimate(spec)
-        if one is None:
-            one = timer.estimate(spec, dataset_facts(spec)) if timed else Estimate(None, "unknown (no finished trial)")
+        if one is None and not timed:
+            one = Estimate(None, "unknown (no finished trial)")
+        elif one is None:
+            one = timer.estimate(spec, dataset_facts(spec))
+            setup = times.setup(spec) if one.seconds is not None else None
+            if one.seconds is not None and setup is None:
+                one = Estimate(one.seconds, one.basis + " (set-up time not included)")
+            elif one.seconds is not None and setup is not None:
+                n = setup[1]
+                basis = f"{one.basis}, set-up time from {n} finished trial{'s' if n > 1 else ''} on the same data"
+                one = Estimate(one.seconds + setup[0], basis)
         total = None if one.seconds is None else one.seconds * todo
         out[name] = ArmEstimate(total, one.seconds, todo, one.basis)
     return out
