@@ -205,9 +205,10 @@ class ReportFolderError(ScrutinyError):
         return f"{out}: {self.folder} {self.holds}; choose another folder, or pass {force} to write over it"
 
 
-def check_report_folder(out: str | Path, result: ClaimResult, force: bool = False) -> None:
-    """Refuse (:class:`ReportFolderError`) to write ``result``'s report into a non-empty folder that does not hold an
-    earlier report of the same claim file at the same scale, unless ``force``. A missing or empty folder is fine."""
+def check_report_folder(out: str | Path, claim_file: str | Path, scale: str, force: bool = False) -> None:
+    """Refuse (:class:`ReportFolderError`) to write the report of ``claim_file`` at ``scale`` into a non-empty folder
+    that does not hold an earlier report of the same claim file at the same scale, unless ``force``. A missing or
+    empty folder is fine. :func:`write_report` calls it; a caller may call it before running any trial."""
     out = Path(out)
     if force or not out.is_dir():
         return
@@ -216,13 +217,16 @@ def check_report_folder(out: str | Path, result: ClaimResult, force: bool = Fals
         return
     try:
         earlier = json.loads((out / "results.json").read_text())
-        claim_file, scale, title = Path(str(earlier["claim_file"])), str(earlier["scale"]), str(earlier["title"])
+        earlier_file, earlier_scale = Path(str(earlier["claim_file"])), str(earlier["scale"])
+        title = str(earlier["title"])
     except (OSError, ValueError, KeyError, TypeError):
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise ReportFolderError(out, f"is not empty ({shown}) and holds no scrutiny report") from None
-    if claim_file.resolve() == result.path.resolve() and scale == result.scale:
+    if earlier_file.resolve() == Path(claim_file).resolve() and earlier_scale == scale:
         return  # an earlier report of this claim at this scale: replaced
-    raise ReportFolderError(out, f"holds the report of another claim ('{title}', {claim_file}, scale {scale})")
+    raise ReportFolderError(
+        out, f"holds the report of another claim ('{title}', {earlier_file}, scale {earlier_scale})"
+    )
 
 
 def write_report(result: ClaimResult, out: str | Path, *, force: bool = False) -> dict[str, Path]:
@@ -233,7 +237,7 @@ def write_report(result: ClaimResult, out: str | Path, *, force: bool = False) -
             claim's report, or other files), and ``force`` is not set.
     """
     out = Path(out)
-    check_report_folder(out, result, force)
+    check_report_folder(out, result.path, result.scale, force)
     out.mkdir(parents=True, exist_ok=True)
     view = ReportView.of(result)
     figures = make_figures(result, out, view)
