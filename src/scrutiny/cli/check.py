@@ -132,7 +132,10 @@ def _check(
     if show_spec:
         _show_specs(out, p)
     if dry_run:
-        _dry_run(out, p, claim_file, retry_failed, trial_store, as_json, show_spec)
+        with flag_errors(FLAGS):
+            checks = p.check_models()  # a model that cannot be built: one line, before anything is timed
+        estimates = p.estimates(trial_store, retry_failed, workers=workers, threads=threads)
+        _dry_run(out, p, claim_file, retry_failed, checks, estimates, as_json, show_spec)
         return
     out.note(
         f"{p.claim.title}: scale {p.scale}, {len(p.specs)} arms × {len(p.seeds)} seeds; "
@@ -187,15 +190,12 @@ def _show_specs(out: Output, p) -> None:
 
 
 def _dry_run(
-    out: Output, p, claim_file: Path, retry_failed: bool, store: Store, as_json: bool, show_spec: bool
+    out: Output, p, claim_file: Path, retry_failed: bool, checks: dict, estimates: dict, as_json: bool, show_spec: bool
 ) -> None:
     """The trials of each arm, those still to run, their estimated time and what it rests on, and each arm's model
     checked on the meta device (a table, or JSON)."""
     from scrutiny.workflows.estimate import format_seconds
 
-    with flag_errors(FLAGS):
-        checks = p.check_models()
-    estimates = p.estimates(store, retry_failed)
     to_run = p.to_run(retry_failed)
     rows = []
     for name, spec in p.specs.items():

@@ -104,7 +104,9 @@ def run(
         out.print(spec_yaml(spec), markup=False)
     if dry_run:
         check = preflight({str(spec_file): spec}, {str(spec_file): str(spec_file)})[str(spec_file)]
-        estimate = estimate_trials({str(spec_file): spec}, planned, trial_store, retry_failed=retry_failed)
+        estimate = estimate_trials(
+            {str(spec_file): spec}, planned, trial_store, retry_failed=retry_failed, workers=workers, threads=threads
+        )
         (guess,) = estimate.values()
         rows = [[t.trial_id, t.seed, t.status, "run" if t.needs_run(retry_failed) else "skip"] for t in planned]
         out.table(

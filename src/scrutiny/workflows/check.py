@@ -75,12 +75,29 @@ class ClaimPlan(ClaimSetup):
 
         return preflight(self.specs, self.sources(), claim=str(self.path))
 
-    def estimates(self, store: Store, retry_failed: bool = False, *, timed: bool = True) -> dict[str, ArmEstimate]:
+    def estimates(
+        self,
+        store: Store,
+        retry_failed: bool = False,
+        *,
+        timed: bool = True,
+        workers: int = 1,
+        threads: int | None = None,
+    ) -> dict[str, ArmEstimate]:
         """Per arm: the estimated time of its trials still to run and what it rests on (finished trials of the
-        same spec at any number of epochs, else a timed training step; :mod:`scrutiny.workflows.estimate`)."""
+        same spec at any number of epochs, else a training step timed with the threads a trial will have;
+        :func:`scrutiny.workflows.estimate.estimate_trials`)."""
         from scrutiny.workflows.estimate import estimate_trials
 
-        return estimate_trials(self.specs, self.trials, store, retry_failed=retry_failed, timed=timed)
+        return estimate_trials(
+            self.specs,
+            self.trials,
+            store,
+            retry_failed=retry_failed,
+            timed=timed,
+            workers=workers,
+            threads=threads,
+        )
 
     def estimate_seconds(self, store: Store) -> dict[str, float | None]:
         """Per arm: the estimated seconds of its trials still to run (None: nothing to go on); see :meth:`estimates`."""

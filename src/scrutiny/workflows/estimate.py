@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ MAX_STEPS = 5  # timed steps at a batch size
 WARM_UP_STEPS = 3  # untimed steps first (at least): a new shape's first steps take many times longer on the CPU
 WARM_UP_SECONDS = 0.3  # and untimed steps for at least this long
 MAX_TIMED_SECONDS = 1.0  # stop timing steps after this long
+FULL_BATCH_SECONDS = 1.0  # time the spec's own batch where a step of it should take less than this
 
 
 @dataclass(frozen=True)
@@ -156,9 +158,14 @@ def _positive(value: Any) -> float | None:
 
 
 class StepTimer:
-    """Times a few training steps of a spec's model on this machine; one timing per model, shapes and optimiser."""
+    """Times a few training steps of a spec's model on this machine; one timing per model, shapes and optimiser.
 
-    def __init__(self) -> None:
+    Args:
+        threads: torch CPU threads while timing, as a trial would have them (None: torch's own setting).
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads
         self._cache: dict[str, tuple[float, float] | str] = {}
 
     def estimate(self, spec: Spec, facts: DatasetFacts | None) -> Estimate:
@@ -183,10 +190,11 @@ class StepTimer:
                 "batches": [data.batch_size, eval_batch],
                 "context": repr(facts.context()),
                 "device": device,
+                "threads": self.threads,
             }
         )
         if key not in self._cache:
-            self._cache[key] = _time_steps(spec, facts, shape, device, data.batch_size, eval_batch)
+            self._cache[key] = _time_steps(spec, facts, shape, device, data.batch_size, eval_batch, self.threads)
         timed = self._cache[key]
         if isinstance(timed, str):
             return Estimate(None, f"unknown (the timed step failed: {timed})")
@@ -198,10 +206,16 @@ class StepTimer:
 
 
 def _time_steps(
-    spec: Spec, facts: DatasetFacts, shape: tuple[int, ...], device: str, batch_size: int, eval_batch: int
+    spec: Spec,
+    facts: DatasetFacts,
+    shape: tuple[int, ...],
+    device: str,
+    batch_size: int,
+    eval_batch: int,
+    threads: int | None = None,
 ) -> tuple[float, float] | str:
     """Seconds of a training step at ``batch_size`` and of an evaluation batch at ``eval_batch``, or why they could
-    not be timed: the mean of a few steps on :data:`MAX_BATCH` examples, then on ``batch_size`` examples where
+    not be timed: the median of a few steps on :data:`MAX_BATCH` examples, then on ``batch_size`` examples where
     that is cheap (scaled linearly from the smaller batch otherwise)."""
     import torch
 
@@ -213,7 +227,10 @@ def _time_steps(
             torch.cuda.synchronize()
         return time.perf_counter()
 
+    before = torch.get_num_threads()
     try:
+        if threads is not None:
+            torch.set_num_threads(threads)
         section = {k: v for k, v in spec.model.model_dump().items() if k != "weights"}
         model = build_model(section, facts.context()).to(device)
         optimizer = build_optimizer(model, spec.optim)
@@ -237,12 +254,12 @@ def _time_steps(
             times, start = [step(x)], time.perf_counter()
             while len(times) < MAX_STEPS and time.perf_counter() - start < MAX_TIMED_SECONDS:
                 times.append(step(x))
-            return float(np.mean(times))  # the mean: a trial meets the same interruptions
+            return float(np.median(times))  # the median: robust to a step that another process slowed
 
         model.train()
         batch = max(1, min(batch_size, MAX_BATCH))
         took = timed(batch)
-        if batch < batch_size and took * batch_size / batch < MAX_TIMED_SECONDS / MAX_STEPS:
+        if batch < batch_size and took * batch_size / batch < FULL_BATCH_SECONDS:
             batch = batch_size  # cheap enough: time the real batch (a small batch's step costs more per example)
             took = timed(batch)
         train_step = took * batch_size / batch
@@ -255,6 +272,8 @@ def _time_steps(
             eval_step = (sync() - t0) * eval_batch / batch
     except Exception as exc:  # any failure leaves the estimate unknown; the trial reports its own error
         return " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+    finally:
+        torch.set_num_threads(before)
     return train_step, eval_step
 
 
@@ -265,6 +284,8 @@ def estimate_trials(
     *,
     retry_failed: bool = False,
     timed: bool = True,
+    workers: int = 1,
+    threads: int | None = None,
 ) -> dict[str, ArmEstimate]:
     """Per name (an arm, or a sweep's spec), the estimated time of its trials still to run.
 
@@ -274,11 +295,16 @@ def estimate_trials(
         store: The store whose finished trials the estimates rest on.
         retry_failed: Count failed trials as to run.
         timed: Time a training step where the store has nothing to go on.
+        workers: Worker processes that will run the trials (they share this machine's cores).
+        threads: CPU threads per trial; default as the local executor sets them (torch's own setting for one
+            worker, the cores shared out between several). A timed step uses as many.
     """
     from scrutiny.spec import spec_hash
     from scrutiny.workflows.preflight import dataset_facts
 
-    times, timer = StoreTimes(store), StepTimer()
+    if threads is None and workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)  # as scrutiny.execute.local shares them out
+    times, timer = StoreTimes(store), StepTimer(threads)
     out: dict[str, ArmEstimate] = {}
     for name, spec in specs.items():
         h = spec_hash(spec)
