@@ -161,6 +161,8 @@ def test_a_real_cost_is_stated_and_a_negative_one_never(tmp_path):
     c = cost_per_point(result, result.verdicts[0])
     assert c.device_time == "cost" and c.flops == "cost"
     assert c.device_seconds == pytest.approx(10.05 / 10.5) and c.train_flops == pytest.approx(3e8 / 10.5)
+    stored = result.to_dict()["verdicts"][0]["cost_per_point"]  # results.json carries the same numbers
+    assert stored["device_time"] == "cost" and stored["train_flops"] == pytest.approx(3e8 / 10.5)
     text = cost_text(c, "wide", "final_test_acc")
     assert text.startswith("Cost per 0.01 of final_test_acc gained (gained here: 0.105): 0.957 extra device s")
     arms["wide"] = arm("wide", [0.80, 0.82, 0.815, 0.805], device_s=(5, 5.1, 4.9, 5), flops=0.5e6)

@@ -103,3 +103,20 @@ def test_sections_name_an_unknown_arm_in_one_line(report):
     assert arm_names(result, None, "x") == ["wide", "untrained"]
     with pytest.raises(ScrutinyError, match=r"sections: spp: trial abc-s0 has no 'spp' probe table with 'rows'"):
         probe_table(Store(result.path.parent / "runs"), "abc-s0", "spp", "rows", "spp")
+
+
+def test_the_training_loss_reaches_the_arms_and_the_curves(report):
+    result, paths = report
+    wide = result.arms["wide"]
+    store = Store(paths["report.md"].parent.parent / "runs")
+    logged = [
+        [
+            row["train_loss_epoch_avg"]
+            for row in store.metrics(f"{wide.spec_hash}-s{seed}")
+            if "train_loss_epoch_avg" in row
+        ]
+        for seed in wide.complete_seeds
+    ]
+    assert wide.loss_epochs.tolist() == [1] and wide.loss_curves.tolist() == logged
+    assert result.arms["untrained"].loss_curves.size == 0  # no epoch trained: no loss panel for it
+    assert "training loss" in paths["report.md"].read_text()

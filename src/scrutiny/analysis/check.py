@@ -107,19 +107,14 @@ class ClaimResult:
             }
         return out
 
-    def cost_per_point(self, v: Verdict) -> dict[str, float] | None:
-        """For ``a > b``: extra device seconds and FLOPs of A over B per 0.01 of the metric gained."""
-        if v.kind != "greater" or v.estimate is None or v.estimate <= 0:
-            return None
-        a, b = self.arms[v.a], self.arms[v.b]  # type: ignore[index]
-        points = v.estimate / 0.01
-        out = {"points": points}
-        da, db = _mean(a.device_time_s), _mean(b.device_time_s)
-        if da is not None and db is not None:
-            out["device_seconds_per_point"] = (da - db) / points
-        if a.total_flops is not None and b.total_flops is not None and a.n and b.n:
-            out["train_flops_per_point"] = (a.total_flops / a.n - b.total_flops / b.n) / points
-        return out
+    def cost_per_point(self, v: Verdict) -> dict[str, Any] | None:
+        """What arm ``a`` costs over arm ``b`` per 0.01 gained (:func:`scrutiny.analysis.display.cost_per_point`)."""
+        from dataclasses import asdict
+
+        from scrutiny.analysis.display import cost_per_point
+
+        cost = cost_per_point(self, v)
+        return None if cost is None else asdict(cost)
 
     def to_dict(self) -> dict[str, Any]:
         c = self.claim

@@ -11,6 +11,8 @@ import numpy as np
 from scrutiny.spec import Spec, spec_hash, trial_id
 from scrutiny.store import Store
 
+LOSS = "train_loss_epoch_avg"  # the per-epoch training loss the trial loop logs
+
 
 @dataclass
 class ArmScores:
@@ -22,6 +24,8 @@ class ArmScores:
         curve_epochs: Epochs at which the evaluated split was scored, shape ``(n_epochs,)``.
         curves: Per-epoch accuracy of the evaluated split for each complete trial, shape ``(n_complete, n_epochs)``
             (NaN where an epoch was not evaluated).
+        loss_epochs: Epochs with a training loss (``train_loss_epoch_avg``), shape ``(n_loss_epochs,)``.
+        loss_curves: Per-epoch mean training loss of each complete trial, shape ``(n_complete, n_loss_epochs)``.
         wall_time_s: Wall time of each complete trial, shape ``(n_complete,)``.
         device_time_s: Time spent in the training and evaluation epochs, shape ``(n_complete,)``.
         flops_per_step: FLOPs of one training step's forward and backward passes (``None`` where not counted).
@@ -44,6 +48,8 @@ class ArmScores:
     status: dict[str, int]
     curve_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     curves: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    loss_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_curves: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     wall_time_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     device_time_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     flops_per_step: float | None = None
@@ -125,7 +131,7 @@ def collect_arm(
     """
     status: dict[str, int] = {}
     seed_status: dict[int, str] = {}
-    scores, done, curves, walls, devices, failures, results = [], [], [], [], [], [], []
+    scores, done, curves, losses, walls, devices, failures, results = [], [], [], [], [], [], [], []
     info: dict[str, Any] = {}
     split = spec.eval.split
     for seed in seeds:
@@ -150,13 +156,12 @@ def collect_arm(
         result = {**result, **_at_epochs(rows, epoch_fields, tid)}
         results[-1] = result
         curves.append({row["epoch"]: row.get(f"{split}_acc") for row in rows if f"{split}_acc" in row})
+        losses.append({row["epoch"]: row.get(LOSS) for row in rows if LOSS in row})
         walls.append(float(result.get("wall_time_s") or np.nan))
         devices.append(float(result.get("device_time_s") or np.nan))
         info = result
-    epochs = np.array(sorted({e for c in curves for e in c}), dtype=int)
-    curve = np.array([[c.get(int(e), np.nan) for e in epochs] for c in curves], dtype=float).reshape(
-        len(curves), len(epochs)
-    )
+    epochs, curve = _per_epoch(curves)
+    loss_epochs, loss_curve = _per_epoch(losses)
     numeric = {
         k
         for r in results
@@ -184,6 +189,8 @@ def collect_arm(
         status=status,
         curve_epochs=epochs,
         curves=curve,
+        loss_epochs=loss_epochs,
+        loss_curves=loss_curve,
         wall_time_s=np.array(walls),
         device_time_s=np.array(devices),
         flops_per_step=info.get("flops_per_train_step"),
@@ -198,6 +205,13 @@ def collect_arm(
         selected_on_test=on_test,
         started_at=min((str(r["started_at"]) for r in results if r.get("started_at")), default=None),
     )
+
+
+def _per_epoch(curves: list[dict[int, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(epochs, values)`` from one ``{epoch: value}`` per trial: the union of epochs, NaN where a trial lacks one."""
+    epochs = np.array(sorted({e for c in curves for e in c}), dtype=int)
+    values = [[np.nan if c.get(int(e)) is None else c[int(e)] for e in epochs] for c in curves]
+    return epochs, np.array(values, dtype=float).reshape(len(curves), len(epochs))
 
 
 def _at_epochs(rows: list[dict[str, Any]], fields: Sequence[str], tid: str) -> dict[str, float]:

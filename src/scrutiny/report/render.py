@@ -148,7 +148,7 @@ class ReportView:
         return cls(
             score_panels(result.claim, result.scale, result.arms),
             curve_bands(arms),
-            [],  # the per-epoch training loss is in the store, but does not reach ArmScores yet
+            curve_bands(arms, {a.name: (a.loss_epochs, a.loss_curves) for a in arms if a.loss_curves.size}),
             compared_differences(result),
             [cost_per_point(result, v) for v in result.verdicts],
             {a.label: seeds_not_drawn(a) for a in arms if seeds_not_drawn(a)},
