@@ -33,7 +33,9 @@ from scrutiny.store import Store
 
 # The options of ``check`` and ``case``, defined once (typer needs them in both signatures).
 ScaleOpt = typer.Option(None, "--scale", help="smoke, cpu or paper (default: the claim's default_scale).")
-OutOpt = typer.Option(None, "--out", help="Report folder (default: scrutiny-reports/<case>-<scale>).")
+OutOpt = typer.Option(
+    None, "--out", help="Report folder (default: scrutiny-reports/<claim folder>[-<file stem>]-<scale>)."
+)
 ForceOpt = typer.Option(False, "--force", help="Write the report into --out even if it holds another claim's report.")
 SeedsOpt = typer.Option(None, "--seeds", help="Override the scale's seeds: '0-4' or '0,3,7'.")
 WorkersOpt = typer.Option(1, "--workers", min=1, help="Worker processes.")
@@ -128,6 +130,11 @@ def _check(
             claim_file, scale, trial_store, overrides=overrides, seeds=seeds, data_root=data_root, weights=weights or []
         )
         check_inputs(p)
+    if not dry_run:  # a report folder that would be refused: one line before any trial runs
+        from scrutiny.report.render import check_report_folder
+
+        with flag_errors(FLAGS):
+            check_report_folder(out_dir or default_report_folder(claim_file, scale), claim_file, scale, force)
     to_run = p.to_run(retry_failed)
     if show_spec:
         _show_specs(out, p)
@@ -249,11 +256,21 @@ def _dry_run(
         )
 
 
+def default_report_folder(claim_file: Path, scale: str) -> Path:
+    """``scrutiny-reports/<claim's folder>-<scale>``, or ``<folder>-<file stem>-<scale>`` for a claim file not
+    named ``claim.yaml``, so two claims of one folder do not share a report folder."""
+    claim_file = Path(claim_file)
+    name = claim_file.parent.resolve().name
+    if claim_file.stem != "claim":
+        name = f"{name}-{claim_file.stem}"
+    return Path("scrutiny-reports") / f"{name}-{scale}"
+
+
 def _finish(out: Output, result, out_dir: Path | None, as_json: bool, force: bool = False) -> None:
     """Write the report and print the verdicts (a table, or the whole result with --json)."""
     from scrutiny.report.render import write_report
 
-    target = out_dir or Path("scrutiny-reports") / f"{result.path.parent.name}-{result.scale}"
+    target = out_dir or default_report_folder(result.path, result.scale)
     with flag_errors(FLAGS):
         paths = write_report(result, target, force=force)
     if as_json:
@@ -294,6 +311,8 @@ def _finish(out: Output, result, out_dir: Path | None, as_json: bool, force: boo
         out.print(
             f"without duplicates: {len(changed)} verdict(s) change" + (": " + "; ".join(changed) if changed else "")
         )
+    if len(result.code_versions) > 1:
+        out.print(f"WARNING: {result.code_note()}")
     out.print(f"report: {paths['report.html']}")
 
 

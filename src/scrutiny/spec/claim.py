@@ -40,7 +40,7 @@ from scrutiny.errors import SpecError
 from scrutiny.spec._errors import raise_spec_error
 from scrutiny.spec.fields import SpecFields, spec_fields
 from scrutiny.spec.hypothesis import MAX_HYPOTHESIS_CHARS, Hypothesis, parse_hypothesis
-from scrutiny.spec.load import load_spec, read_yaml
+from scrutiny.spec.load import add_import_folder, load_spec, read_yaml
 from scrutiny.spec.schema import Spec
 from scrutiny.spec.seeds import parse_seeds
 
@@ -227,6 +227,7 @@ def load_claim(path: str | Path) -> Claim:
     """Read and validate a claim file; errors are one line naming the file and the key."""
     path = Path(path)
     data = read_yaml(path)
+    add_import_folder(path.parent)  # the claim's own module:callable names, and specs in subfolders, see its modules
     try:
         claim = Claim.model_validate(data)
         _check_sections(claim, path)
