@@ -134,7 +134,7 @@ def _check(
         from scrutiny.report.render import check_report_folder
 
         with flag_errors(FLAGS):
-            check_report_folder(out_dir or default_report_folder(claim_file, scale), claim_file, scale, force)
+            check_report_folder(out_dir or default_report_folder(claim_file, p.scale), claim_file, p.scale, force)
     to_run = p.to_run(retry_failed)
     if show_spec:
         _show_specs(out, p)
