@@ -4,16 +4,105 @@
 other worker's trial is killed and the dead trial is never recorded. Here each worker has its own pipe and the
 parent watches each process's sentinel, so a worker killed by a signal (the OOM killer sends SIGKILL) or ended by
 ``sys.exit`` / ``os._exit`` in model code is reported with its cause and replaced; the others go on.
+
+Workers are forked from a fork server (where the platform has one) that imported torch and the trial machinery once
+(:mod:`scrutiny.execute._warm`), so a worker, and a dead worker's replacement, starts its first trial at once
+instead of after seconds of imports. The server is started once per process, as early as a sweep knows it needs
+workers, and serves every later sweep of that process. Where there is no fork server, workers are spawned.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
+import multiprocessing as mp
 import os
 import signal
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrutiny.spec import Spec
+
+# What the fork server imports before it forks anything: the main module (as spawned children would, so that no
+# worker imports it again) and what every trial imports.
+PRELOAD = ["__main__", "scrutiny.execute._warm"]
+WARM_MODULES = "SCRUTINY_WARM_MODULES"  # the fork server's environment names more modules for _warm to import
+
+
+def worker_context() -> Any:
+    """The multiprocessing context local workers start from: the fork server where there is one, else spawn."""
+    return mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+
+
+def start_fork_server(specs: Iterable[Spec] = ()) -> None:
+    """Start the fork server now, without waiting for it: it imports torch, the trial machinery and what ``specs``
+    import lazily (:func:`lazy_imports`) while the caller goes on; the first worker's start waits for what is left.
+    A server already running (this process started it before) is kept, with the imports it has."""
+    ctx = worker_context()
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    ctx.set_forkserver_preload(PRELOAD)
+    before = os.environ.get(WARM_MODULES)
+    os.environ[WARM_MODULES] = ",".join(lazy_imports(specs))  # the server starts with a copy of this environment
+    try:
+        with _sigint_ignored():  # its workers start with SIGINT ignored, as the server itself does
+            forkserver.ensure_running()
+    finally:
+        if before is None:
+            os.environ.pop(WARM_MODULES, None)
+        else:
+            os.environ[WARM_MODULES] = before
+
+
+def lazy_imports(specs: Iterable[Spec]) -> list[str]:
+    """The modules of the registered data sets and models of ``specs``, and every module those modules import,
+    including inside their functions (scikit-learn, which the digits data set imports when it loads), read from
+    their source. Imported ahead in the fork server, they cost a new worker nothing. A ``module:callable`` name is
+    skipped: a user's module is imported in the worker, as it is now, never kept in the long-lived server.
+    """
+    from scrutiny.registry import DATASETS, MODELS
+
+    modules: set[str] = set()
+    for spec in specs:
+        for registry, name in ((DATASETS, spec.data.name), (MODELS, spec.model.name)):
+            if name not in registry:
+                continue
+            module = inspect.getmodule(registry.get(name))
+            if module is None or module.__name__ in modules:
+                continue
+            modules.add(module.__name__)
+            try:
+                tree = ast.parse(inspect.getsource(module))
+            except (OSError, TypeError, SyntaxError):
+                continue  # no source at hand: the worker imports what it needs itself
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules.add(node.module)
+    return sorted(modules)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block, in the main thread: a process started meanwhile inherits the ignored signal
+    (it stays ignored across exec), so a Ctrl-C sent to the whole terminal process group while it is still
+    starting prints no traceback from it. Ctrl-C is the parent's to handle: it terminates the workers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def death_cause(exitcode: int | None) -> str:
@@ -30,9 +119,17 @@ def death_cause(exitcode: int | None) -> str:
     return f"worker process exited with code {exitcode} (sys.exit or os._exit in the trial's code?)"
 
 
-def _worker_main(conn, store_root: str, threads: int) -> None:
-    """A worker's loop: receive ``(spec_data, seed, replace_failed)``, run the trial, send events and the outcome."""
+def _worker_main(conn, store_root: str, threads: int, environ: dict[str, str]) -> None:
+    """A worker's loop: receive ``(spec_data, seed, replace_failed)``, run the trial, send events and the outcome.
+
+    ``environ`` is the parent's environment when it started this worker (with the worker's
+    ``CUDA_VISIBLE_DEVICES``): a worker forked from the fork server would otherwise see the server's, frozen when
+    it started. It is set before anything initialises CUDA (the fork server never does).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it terminates workers
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
     from scrutiny.spec import Spec
     from scrutiny.store import Store
     from scrutiny.trials.loop import run_trial
@@ -80,7 +177,7 @@ class WorkerPool:
 
     Args:
         size: Number of workers.
-        ctx: A multiprocessing context (``spawn``).
+        ctx: A multiprocessing context (:func:`worker_context`: the fork server, or ``spawn``).
         store_root: The store the workers write.
         threads: torch CPU threads per trial.
         devices: Per worker, the ``CUDA_VISIBLE_DEVICES`` it starts with (one GPU each), or ``None`` to inherit this
@@ -94,25 +191,15 @@ class WorkerPool:
 
     def _start(self, slot: int) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=_worker_main, args=(child, self._store_root, self._threads), daemon=True)
-        # A worker starts with SIGINT ignored (an ignored signal stays ignored across exec), so a Ctrl-C sent to the
-        # whole terminal process group while it is still importing prints no traceback from it.
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
-        # A spawned child copies the environment at start: it sees only its GPU before anything imports torch.
-        device, env_before = self._devices[slot], os.environ.get("CUDA_VISIBLE_DEVICES")
+        # The worker sees this process's environment as it is now, and only its GPU, before anything imports
+        # torch (spawn) or initialises CUDA (the fork server imported torch but never touched CUDA).
+        environ, device = dict(os.environ), self._devices[slot]
         if device is not None:
-            os.environ["CUDA_VISIBLE_DEVICES"] = device
-        try:
+            environ["CUDA_VISIBLE_DEVICES"] = device
+        args = (child, self._store_root, self._threads, environ)
+        process = self._ctx.Process(target=_worker_main, args=args, daemon=True)
+        with _sigint_ignored():  # a spawned worker starts with SIGINT ignored until it ignores it itself
             process.start()
-        finally:
-            if main_thread:
-                signal.signal(signal.SIGINT, previous)
-            if device is not None:
-                if env_before is None:
-                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-                else:
-                    os.environ["CUDA_VISIBLE_DEVICES"] = env_before
         child.close()
         return _Worker(process, parent)
 

@@ -13,11 +13,10 @@ once everything else is done, and reported as finished elsewhere (or run here, i
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Sequence
 
-from scrutiny.execute._pool import WorkerPool
+from scrutiny.execute._pool import WorkerPool, start_fork_server, worker_context
 from scrutiny.execute._sweep import PlannedTrial, Reporter, Sweep, SweepResult, plan
 from scrutiny.execute.options import Executor
 from scrutiny.spec import Spec
@@ -69,9 +68,13 @@ def run_trials(
     reporter = reporter or Reporter()
     planned = plan(items, store)
     to_run = [t for t in planned if t.needs_run(retry_failed)]
+    if executor.kind == "local" and workers > 1 and to_run:
+        # Its imports overlap what this process does until the first worker starts.
+        start_fork_server([t.spec for t in to_run])
     if executor.kind == "local":
         for t in to_run:  # a missing GPU is a user error before anything starts
-            resolve_device(t.spec.train.device, parameter="train.device")
+            if t.spec.train.device != "cpu":  # the CPU is always there: no need to import torch here
+                resolve_device(t.spec.train.device, parameter="train.device")
     result = SweepResult(skipped=[t.trial_id for t in planned if not t.needs_run(retry_failed)])
     sweep = Sweep(store, reporter, result, fail_fast, retry_failed, max_retries)
     run = _runner(executor, to_run, workers, threads, sweep)  # checks what it can before anything runs
@@ -142,7 +145,7 @@ def _run_parallel(sweep: Sweep, to_run, workers: int, threads: int, poll_s: floa
     if not to_run:
         return
     size = min(workers, len(to_run))
-    pool = WorkerPool(size, mp.get_context("spawn"), str(sweep.store.root), threads, devices[:size])
+    pool = WorkerPool(size, worker_context(), str(sweep.store.root), threads, devices[:size])
     waiting = list(to_run)
     interrupted = True
     try:
