@@ -130,3 +130,20 @@ def test_the_server_also_imports_what_the_sweeps_data_sets_import_lazily_but_no_
     assert {"scrutiny.data.digits", "sklearn.model_selection"} <= set(digits)  # imported inside a function
     user = lazy_imports([probe("preloaded")])
     assert not [m for m in user if m.startswith("probe_models")]  # a user's module is never kept in the server
+
+
+def test_a_spec_folder_added_after_the_server_started_reaches_the_workers(probe, tmp_path):
+    # multiprocessing hands each process it starts through the fork server the parent's sys.path of the moment
+    # (its preparation data), unlike the environment; this keeps it so for module:callable names beside a spec
+    store = Store(tmp_path / "runs")
+    run_trials([(probe("preloaded"), 0), (probe("preloaded"), 1)], store, workers=2, threads=1)  # server running
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "later_models.py").write_text(PROBES)
+    (later / "net.yaml").write_text(SPEC.format(how="preloaded").replace("probe_models:", "later_models:"))
+    spec = load_spec(later / "net.yaml")  # appends its folder to this process's sys.path, as the CLI does
+    try:
+        done = run_trials([(spec, 0), (spec, 1)], store, workers=2, threads=1)
+    finally:
+        sys.path.remove(str(later.resolve()))
+    assert [r["status"] for r in done.ran.values()] == ["complete", "complete"], done.ran

@@ -83,6 +83,10 @@ def run(
         slurm_array_parallelism,
     )
     out = Output(as_json)
+    if workers > 1 and where.kind == "local" and not dry_run:
+        from scrutiny.execute import start_fork_server
+
+        start_fork_server()  # its imports (torch, the trial code) overlap loading the spec, which imports torch too
     spec = load_spec(spec_file, overrides or [])
     try:
         seed_list = parse_seeds(seeds)
