@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,9 @@ class Reporter:
     def epoch(self, event: dict[str, Any]) -> None: ...
 
     def trial_finished(self, trial: PlannedTrial, record: dict[str, Any]) -> None: ...
+
+    def name_arms(self, names: Mapping[str, Sequence[str]]) -> None:
+        """Spec hash -> the names of the claim's arms it serves, for lines that name trials (a claim's sweep)."""
 
 
 def plan(items: Sequence[tuple[Spec, int]], store: Store) -> list[PlannedTrial]:

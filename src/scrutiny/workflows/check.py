@@ -210,7 +210,8 @@ def check_claim(
     from scrutiny.store.arms import record_arms  # which trials serve which arm: runs --claim, compare --a claim:arm
 
     arm_names = record_arms(st, p.path, p.claim, p.scale, p.specs, p.seeds).names_by_spec()
-    getattr(reporter, "name_arms", lambda names: None)(arm_names)  # progress lines show arm names, not hashes
+    if reporter is not None:
+        reporter.name_arms(arm_names)  # progress lines show arm names, not hashes
 
     def run(seeds_per_arm: dict[str, list[int]]) -> SweepResult:
         from scrutiny.execute import run_trials
