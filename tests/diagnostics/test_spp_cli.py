@@ -91,7 +91,10 @@ def test_cli_human_output_summarises_deep_nets(tmp_path, monkeypatch, capsys):
 def test_cli_error_in_a_subprocess_is_one_line_exit_2(cli_env):
     proc = scrutiny("preact_resnet", "--set", "deptj=26", env=cli_env)
     assert proc.returncode == 2
-    assert proc.stderr == "scrutiny: error: --set: model.deptj: unknown key; did you mean 'depth'?\n"
+    assert proc.stderr == (
+        "scrutiny: error: --set: model.deptj: unknown key; did you mean 'depth'? "
+        "(valid keys: depth, stage_depths, block, order, width, stem)\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,8 @@ def test_overrides_are_typed_like_the_file(tiny_spec_file):
         ("optim.lrr=0.1", "--set: optim.lrr: unknown key; did you mean 'lr'?"),
         ("optim.name=sgdd", "--set: optim.name: expected one of 'sgd', 'adam' or 'adamw', got 'sgdd'"),
         ("train.epochs=1.5", "--set: train.epochs: expected an integer, got 1.5"),
-        ("model.widht=3", "--set: model.widht: unknown key; did you mean 'width'?"),
+        ("model.widht=3", "--set: model.widht: unknown key; did you mean 'width'? (valid keys: width, dropout)"),
+        ("model.foo=3", "--set: model.foo: unknown key (valid keys: width, dropout)"),
         ("model.width=wide", "--set: model.width: expected an integer, got 'wide'"),
         ("data.size=12", "--set: data.size: expected one of 8, 16 or 32, got 12"),
         ("optim.lr=-1", "--set: optim.lr: input should be greater than 0, got -1"),
@@ -75,7 +76,11 @@ def test_file_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(SpecError, match=r"x\.yaml: optim\.lr: expected a number, got 'fast'$"):
         load_spec(path)
     path = write(tmp_path, "y.yaml", "model: {name: small_cnn}\ndata: {name: digits}\ntrian: {epochs: 1}\n")
-    with pytest.raises(SpecError, match=r"y\.yaml: trian: unknown key; did you mean 'train'\?$"):
+    with pytest.raises(
+        SpecError,
+        match=r"y\.yaml: trian: unknown key; did you mean 'train'\? \(valid keys: label, description, model, data, "
+        r"optim, schedule, train, eval, probes\)$",
+    ):
         load_spec(path)
 
 

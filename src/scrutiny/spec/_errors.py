@@ -64,8 +64,9 @@ def first_error(exc: ValidationError, model: type[BaseModel] | None, prefix: tup
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        name = str(loc[-1])
-        return dotted(prefix + loc), "unknown key" + suggest(name, _fields_at(model, loc[:-1]))
+        name, fields = str(loc[-1]), _fields_at(model, loc[:-1])
+        valid = f" (valid keys: {', '.join(fields[:30])}{', ...' if len(fields) > 30 else ''})" if fields else ""
+        return dotted(prefix + loc), "unknown key" + suggest(name, fields) + valid
     if kind == "missing":
         return dotted(prefix + loc), "required key is missing"
     shown = excerpt(err.get("input"))
