@@ -12,6 +12,7 @@ import re
 
 _UNIT = ("acc", "accuracy", "iou", "frac", "fraction", "err", "error", "rate", "r2", "share")
 _SIGNED_UNIT = ("rho", "spearman", "pearson", "corr", "correlation")
+_NONNEGATIVE = ("loss", "dist", "distance", "mse", "rmse", "mae", "ekld", "kld", "nll", "seconds", "flops", "params")
 _HIGHER = ("acc", "accuracy", "iou", "r2", "auc", "precision", "recall", "f1")
 _LOWER = ("err", "error", "loss", "dist", "distance", "mse", "rmse", "mae", "ekld", "kld", "nll")
 
@@ -23,7 +24,8 @@ def _words(metric: str) -> list[str]:
 def metric_range(metric: str, ranges: dict[str, tuple[float, float]] | None = None) -> tuple[float, float]:
     """``(low, high)`` of the values ``metric`` can take; ``(-inf, inf)`` where the name does not tell.
 
-    A difference metric (``..._minus_...``) of a bounded quantity spans twice the range.
+    A difference metric (``..._minus_...``) of a bounded quantity spans twice the range. A loss, distance,
+    divergence, time or count is ``(0, inf)``.
     """
     if ranges and metric in ranges:
         low, high = ranges[metric]
@@ -37,6 +39,8 @@ def metric_range(metric: str, ranges: dict[str, tuple[float, float]] | None = No
         return -1.0, 1.0
     if last in _UNIT or last in ("min", "max", "mean") and any(w in _UNIT for w in words[-3:-1]):
         return 0.0, 1.0
+    if last in _NONNEGATIVE:
+        return 0.0, math.inf
     return -math.inf, math.inf
 
 
