@@ -20,7 +20,8 @@ import scrutiny
 
 SRC = Path(scrutiny.__file__).parent
 
-BASE = {"errors", "_version", "_discover", "registry", "device"}
+# running: which trial this process runs, so that a data builder can ask the trial loop for a dependency trial
+BASE = {"errors", "_version", "_discover", "registry", "device", "running"}
 BLOCKS = ["layers", "models", "data", "protocols", "diagnostics", "audit", "probes", "ablation", "analysis.sections"]
 BOTTOM = BASE | {"stats", "spec", "store"}
 
@@ -35,6 +36,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "_discover": set(),
     "registry": {"errors"},
     "device": {"errors"},
+    "running": {"errors"},
     "stats": {"_discover", "errors"},  # pure numpy and scipy
     "spec": BASE | {"stats"},
     "store": BASE | {"spec"},

@@ -94,7 +94,7 @@ def test_a_generator_trained_by_a_trial_is_loaded_by_trial_id_and_folder(tmp_pat
     for a, b in zip(by_id.state_dict().values(), by_folder.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     bundle = _bundle(generator=tid, store=str(tmp_path / "runs"), fit=None)
-    assert bundle.info["git"]["generator_digest"] == digest
+    assert bundle.info["git"]["generator"] == {"checkpoint_sha256": digest}
 
 
 def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path):

@@ -62,7 +62,11 @@ class AugmentedDataset(Dataset[tuple[torch.Tensor, int | torch.Tensor]]):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Seed the next epoch's draws with ``epoch``; an augmentation with its own ``set_epoch`` hears it too."""
         self.epoch = epoch
+        hook = getattr(self.augment, "set_epoch", None)
+        if callable(hook):
+            hook(epoch)
 
     def params(self, index: int, shape: tuple[int, ...]) -> dict[str, Any]:
         generator = torch.Generator().manual_seed(example_seed(self.seed, self.epoch, index))

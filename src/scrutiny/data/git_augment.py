@@ -20,8 +20,18 @@ A long-tail builder (``digits_lt``, ``kuzushiji49_lt``) selects it with a mappin
 ``{name: git, fit: {...} | generator: REF, threshold: K | null, gen_frac: 0.5, model: {...}}``.
 The generator (:mod:`scrutiny.models.git_generator`) comes from ``generator`` (a ``checkpoint.pt``, a trial folder,
 or a trial id with ``store``; trained by the ``transformation`` task, e.g. ``cases/invariance/git_generator.yaml``)
-or is fitted here from ``fit`` (same recipe: Adam, betas (0.5, 0.999), weight decay 1e-4, as MUNIT's config) on the
-long-tailed training images with its own seed, once per process and data, so every seed of an arm gets the same one.
+or is trained from ``fit`` (``{epochs, batch_size, lr, seed}``; Adam with betas (0.5, 0.999) and weight decay 1e-4, as
+MUNIT's config) as a **trial of its own** in the classifier's store: :func:`generator_spec` derives its spec (model
+``git_generator``, data ``git_lt`` over the classifier's own long-tail arguments, task ``transformation``), and
+:func:`scrutiny.running.ensure_trial` has the trial loop run it once, wait for the worker running it, or find it
+complete.
+Every seed of every arm with the same data and recipe therefore shares one generator, and each classifier trial
+records it under ``depends_on`` (trial id and checkpoint SHA-256) in ``data.json`` and its final record. Outside a
+trial (no store; e.g. a bundle rebuilt to inspect a model) the recipe is fitted in this process on first use, by a
+plain loop (:func:`fit_generator`), so a bundle that never augments never fits.
+
+``start_epoch`` (default 1) delays GIT: before that epoch no example is replaced. The reference turns GIT on with DRS
+(``delayed_munit``: epoch > 30 of 50), i.e. ``start_epoch`` equal to ``data.drs_start_epoch``.
 """
 
 from __future__ import annotations
@@ -42,9 +52,10 @@ from scrutiny.registry import DATASETS
 
 if TYPE_CHECKING:
     from scrutiny.models.git_generator import GITGenerator
+    from scrutiny.spec import Spec
 
-_KEYS = {"name", "generator", "store", "fit", "model", "threshold", "gen_frac"}
-_FIT_KEYS = {"epochs", "batch_size", "lr", "seed"}
+_KEYS = {"name", "generator", "store", "fit", "model", "threshold", "gen_frac", "start_epoch"}
+_FIT_DEFAULTS: dict[str, Any] = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "seed": 0}
 _TRIAL_ID = re.compile(r"^[0-9a-f]{6,64}-s\d+$")
 _FITTED: dict[str, dict[str, torch.Tensor]] = {}  # fitted generator states by digest of (images, recipe), per process
 
@@ -141,6 +152,60 @@ def _misfit(path: Path, expected: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
+def _fit_recipe(fit: dict[str, Any] | None) -> dict[str, Any]:
+    fit = dict(fit or {})
+    unknown = set(fit) - set(_FIT_DEFAULTS)
+    if unknown:
+        raise DataError(f"data.augment.fit: unknown key '{sorted(unknown)[0]}'; expected {sorted(_FIT_DEFAULTS)}")
+    return {**_FIT_DEFAULTS, **fit}
+
+
+def generator_spec(classifier: Spec, config: dict[str, Any]) -> Spec:
+    """The spec of the trial that trains the generator named by ``config["fit"]`` for ``classifier``'s data.
+
+    Model ``git_generator`` with ``config["model"]``; data ``git_lt`` over the classifier's long-tail builder and
+    its arguments (without ``augment``); Adam at ``fit.lr`` with betas (0.5, 0.999) and weight decay 1e-4, a
+    constant rate, ``fit.epochs`` epochs of batch ``fit.batch_size`` on the classifier's device; evaluated on the
+    test images (``final_test_recon``). Its seed is ``fit.seed``.
+    """
+    from scrutiny.spec import load_spec
+    from scrutiny.spec.schema import DataSection
+
+    recipe = _fit_recipe(config.get("fit"))
+    data = classifier.data.model_dump()
+    builder = {k: v for k, v in data.items() if k not in DataSection.model_fields and k != "augment"}
+    spec = {
+        "label": "git-generator",
+        "model": {"name": "git_generator", **(config.get("model") or {})},
+        "data": {"name": "git_lt", "source": data["name"], "root": data.get("root"), **builder,
+                 "batch_size": int(recipe["batch_size"]), "eval_batch_size": data["eval_batch_size"]},
+        "optim": {"name": "adam", "lr": float(recipe["lr"]), "betas": [0.5, 0.999], "weight_decay": 1e-4},
+        "schedule": {"name": "constant"},
+        "train": {"epochs": int(recipe["epochs"]), "device": classifier.train.device},
+        "eval": {"split": "test"},
+    }  # fmt: skip
+    return load_spec(data=spec)
+
+
+def trained_generator(config: dict[str, Any]) -> tuple[GITGenerator, dict[str, Any]] | None:
+    """The generator of ``config["fit"]`` as a trial in the current trial's store, and its dependency record.
+
+    ``None`` outside a trial. The trial is run here, waited for, or found
+    (:func:`scrutiny.running.ensure_trial`).
+    """
+    from scrutiny.running import add_dependency, current, ensure_trial
+
+    ctx = current()
+    if ctx is None:
+        return None
+    spec = generator_spec(ctx.spec, config)
+    tid = ensure_trial(spec, int(_fit_recipe(config.get("fit"))["seed"]), role="data.augment.fit")
+    net, digest = load_generator(str(ctx.store.trial_dir(tid)))
+    entry = {"trial": tid, "role": "data.augment generator", "checkpoint_sha256": digest}
+    add_dependency(entry)
+    return net, entry
+
+
 def fit_generator(
     images: torch.Tensor, fit: dict[str, Any], model: dict[str, Any] | None = None
 ) -> tuple[GITGenerator, str]:
@@ -148,12 +213,10 @@ def fit_generator(
 
     ``fit``: ``epochs`` (default 30), ``batch_size`` (32), ``lr`` (1e-3), ``seed`` (0: initialisation, order and
     style codes, independent of any trial seed). Fitted states are kept per process, keyed by the images and recipe.
+    A classifier trial does not use this loop: it trains the generator as a trial (:func:`trained_generator`).
     """
 
-    unknown = set(fit) - _FIT_KEYS
-    if unknown:
-        raise DataError(f"data.augment.fit: unknown key '{sorted(unknown)[0]}'; expected {sorted(_FIT_KEYS)}")
-    recipe = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "seed": 0, **fit, "model": model or {}}
+    recipe = {**_fit_recipe(fit), "model": model or {}}
     key = hashlib.sha256(images.numpy().tobytes() + json.dumps(recipe, sort_keys=True).encode()).hexdigest()
     in_channels = images.shape[1]
     if key not in _FITTED:
@@ -200,28 +263,58 @@ class GITAugment:
     """Replace an example by its generated transformation with probability ``gen_frac × keep[label]``.
 
     Args:
-        generator: A ``GITGenerator`` in eval mode.
+        generator: A ``GITGenerator`` in eval mode, or a function that returns one, called on first use.
         keep: Per-class keep probability ``(K,)`` (:func:`keep_probabilities`).
         gen_frac: The reference's fraction of generated images (0.5).
         value_range: ``(low, high)`` that generated images are clamped to (the training images' range).
         source: The split whose ``last_label`` names the class of the example being augmented.
+        style_dim: Length of a style code (the generator's; needed before a lazy generator is made).
+        start_epoch: No example is replaced before this epoch (:meth:`set_epoch`; 1: from the start).
     """
 
-    def __init__(self, generator, keep: np.ndarray, gen_frac: float, value_range: tuple[float, float], source) -> None:
-        self.generator, self.keep, self.gen_frac = generator, np.asarray(keep, dtype=np.float64), float(gen_frac)
+    def __init__(
+        self,
+        generator,
+        keep: np.ndarray,
+        gen_frac: float,
+        value_range: tuple[float, float],
+        source,
+        *,
+        style_dim: int | None = None,
+        start_epoch: int = 1,
+    ) -> None:
+        self._generator, self.keep, self.gen_frac = generator, np.asarray(keep, dtype=np.float64), float(gen_frac)
         self.low, self.high = float(value_range[0]), float(value_range[1])
         self.source = source
+        self.style_dim = int(style_dim if style_dim is not None else generator.style_dim)
+        self.start_epoch, self.epoch = int(start_epoch), 1
+
+    @property
+    def generator(self) -> GITGenerator:
+        """The generator, made on first use where it was given as a function."""
+        if callable(self._generator) and not isinstance(self._generator, torch.nn.Module):
+            with torch.enable_grad():  # first use may come inside a no_grad block; fitting needs gradients
+                self._generator = self._generator()
+        return self._generator
+
+    @generator.setter
+    def generator(self, net: GITGenerator) -> None:
+        self._generator = net
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch about to be trained (:class:`~scrutiny.data.augment.AugmentedDataset` passes it on)."""
+        self.epoch = int(epoch)
 
     def draw(self, generator: torch.Generator, shape: tuple[int, ...]) -> dict[str, Any]:
         """A uniform ``u`` (generate if ``u < gen_frac × keep``) and a style code ``(style_dim,)`` as plain floats."""
         u = float(torch.rand((), generator=generator, dtype=torch.float64))
-        style = torch.randn(self.generator.style_dim, generator=generator)
+        style = torch.randn(self.style_dim, generator=generator)
         return {"u": u, "style": style.tolist()}
 
     def apply(self, x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """``x`` ``(C, H, W)`` or its transformation, same shape, within ``[low, high]``."""
         label = self.source.last_label
-        if label is None or not params["u"] < self.gen_frac * self.keep[label]:
+        if self.epoch < self.start_epoch or label is None or not params["u"] < self.gen_frac * self.keep[label]:
             return x
         with torch.no_grad():
             style = torch.tensor(params["style"], dtype=x.dtype).unsqueeze(0)
@@ -259,7 +352,12 @@ def git_parts(train: TensorDataset, sizes: np.ndarray, config: dict) -> tuple[GI
         raise DataError(f"data.augment.threshold: expected a class size >= 1 or null, got {threshold!r}")
     if not 0 <= gen_frac <= 1:
         raise DataError(f"data.augment.gen_frac: expected a fraction in [0, 1], got {gen_frac}")
+    start_epoch = config.get("start_epoch", 1)
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 1:
+        raise DataError(f"data.augment.start_epoch: expected an epoch >= 1, got {start_epoch!r}")
     images = train.tensors[0]
+    generator: Any
+    style_dim: int | None = None
     if "generator" in config:
         net, digest = load_generator(str(config["generator"]), config.get("store"), config.get("model"))
         if net.in_channels != images.shape[1]:
@@ -267,12 +365,23 @@ def git_parts(train: TensorDataset, sizes: np.ndarray, config: dict) -> tuple[GI
                 f"data.augment.generator: the generator takes {net.in_channels} channels, "
                 f"the images have {images.shape[1]}"
             )
+        generator, source = net, {"checkpoint_sha256": digest}
     else:
-        net, digest = fit_generator(images, dict(config["fit"] or {}), config.get("model"))
+        _fit_recipe(config["fit"])  # unknown keys fail here, in or out of a trial
+        found = trained_generator(config)
+        if found is not None:
+            generator, source = found
+        else:
+            fit, model = dict(config["fit"] or {}), config.get("model")
+            style_dim = _build({"in_channels": images.shape[1], **(model or {})}).style_dim  # bad arguments fail now
+            generator = lambda: fit_generator(images, fit, model)[0]  # noqa: E731  (fitted on first use)
+            source = {"fitted_in_process": True}
     keep = keep_probabilities(sizes, threshold)
     split = GITTrainSplit(train)
-    augment = GITAugment(net, keep, gen_frac, (float(images.min()), float(images.max())), split)
-    info = {"generator_digest": digest, "keep": keep.tolist(), "threshold": threshold, "gen_frac": gen_frac}
+    value_range = (float(images.min()), float(images.max()))
+    augment = GITAugment(generator, keep, gen_frac, value_range, split, style_dim=style_dim, start_epoch=start_epoch)
+    info = {"generator": source, "keep": keep.tolist(), "threshold": threshold, "gen_frac": gen_frac,
+            "start_epoch": start_epoch}  # fmt: skip
     return split, augment, info
 
 

@@ -7,6 +7,8 @@ spec.json           the resolved spec, its hash, the seed (written first); ``cod
                     modules and files that went into the hash, for a spec that names any
                     (:func:`scrutiny.spec.identity.code_digests`)
 trial.json          the start record: seeds of every stream, provenance, backend flags
+data.json           the data builder's ``info`` and ``depends_on``: trials whose output this one used (a GIT
+                    generator trial and its checkpoint's SHA-256; :mod:`scrutiny.running`)
 metrics.jsonl       one JSON object per epoch, raw values
 result.json         the final record: status (complete | diverged | failed), final_* and best_*, times,
                     error and traceback for a failure. A folder without it is incomplete and is run again.

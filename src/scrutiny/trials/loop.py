@@ -15,10 +15,12 @@ cancelled): an interrupted trial stays incomplete.
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import torch
@@ -28,11 +30,13 @@ from scrutiny.device import resolve_device
 from scrutiny.models import build_model, model_context
 from scrutiny.probes import ProbeContext, run_probes
 from scrutiny.registry import DATASETS, PROTOCOLS
+from scrutiny.running import TrialContext, current, running
 from scrutiny.spec import Spec, spec_hash, trial_id
 from scrutiny.spec.schema import DataSection
 from scrutiny.store import Store, TrialWriter
 from scrutiny.trials._epoch import Diverged, Progress, Run, evaluate_epoch, train_epoch
 from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches
+from scrutiny.trials.dependencies import run_dependency
 from scrutiny.trials.environment import backend_settings, capture_environment
 from scrutiny.trials.faults import environment_fault, interrupted
 from scrutiny.trials.flops import train_step_flops
@@ -42,6 +46,11 @@ from scrutiny.trials.seeding import TrialSeeds
 from scrutiny.trials.tasks import make_task
 
 EpochCallback = Callable[[dict[str, Any]], None]
+
+
+def _plain(info: dict[str, Any]) -> Any:
+    """The data builder's ``info`` as plain JSON (arrays as lists, anything else unknown by its repr)."""
+    return json.loads(json.dumps(info, default=lambda o: o.tolist() if hasattr(o, "tolist") else repr(o)))
 
 
 def _now() -> str:
@@ -97,7 +106,8 @@ def run_trial(
                     "precision": spec.train.precision,
                 },
             )
-            record.update(_fit(spec, seeds, device, writer, tid, on_epoch))
+            with running(TrialContext(spec, store, tid, partial(run_dependency, store, threads))):
+                record.update(_fit(spec, seeds, device, writer, tid, on_epoch))
     except KeyboardInterrupt:
         writer.abandon()
         raise
@@ -136,6 +146,9 @@ def _fit(
 ) -> dict[str, Any]:
     """Build everything from the spec, train, evaluate every ``eval.every_epochs`` and at the end, then record."""
     run = _setup(spec, seeds, device)
+    ctx = current()
+    depends_on = list(ctx.dependencies) if ctx is not None else []
+    writer.write("data.json", {"info": _plain(run.bundle.info), "depends_on": depends_on})
     progress = Progress()
     epochs = spec.train.epochs
     if epochs == 0:  # no training: the initialised model is evaluated once, as epoch 0
@@ -156,6 +169,8 @@ def _fit(
         if on_epoch is not None:
             on_epoch({"trial": tid, "epoch": epoch, "epochs": epochs, "metrics": row})
     record = _final_record(run, progress, writer)
+    if depends_on:
+        record["depends_on"] = depends_on
     if spec.probes:
         ctx = ProbeContext(
             run.model, spec, run.bundle, run.task, device, seeds.eval, progress.history, progress.eval_batches, record

@@ -1,11 +1,12 @@
 """``git_samples``: grids of the transformations a GIT generator produces, for head and tail classes.
 
 For each listed arm whose spec uses the ``git`` augmentation, the section rebuilds the arm's data as its trials did
-(the same builder and arguments, so the same generator: a checkpoint is loaded, a ``fit`` recipe is fitted again,
-deterministically) and shows, per class, training images in the first column and generated transformations
-``decode(content(x), s)`` with fixed style codes beside them. Head = the largest classes, tail = the smallest (as the
-``ekld`` probe splits them, ``ceil(K/3)`` each). Unlike other sections this one runs a model (the generator): the
-generator is what it shows. A ``fit`` recipe costs its fitting time again (about a minute at the cpu scale).
+(the same builder and arguments) with the generator its trials used: a checkpoint is loaded, and a ``fit`` recipe's
+generator is read from its own trial in the store (:func:`scrutiny.data.git_augment.generator_spec`; the section
+says so when that trial is not there and fits the recipe in process instead), and shows, per class, training images
+in the first column and generated transformations ``decode(content(x), s)`` with fixed style codes beside them.
+Head = the largest classes, tail = the smallest (as the ``ekld`` probe splits them, ``ceil(K/3)`` each). Unlike
+other sections this one runs a model (the generator): the generator is what it shows.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def _uses_git(spec: Spec) -> bool:
     return isinstance(augment, dict) and augment.get("name") == "git"
 
 
-def sample_grid(arm: str, spec: Spec, n_samples: int = 7, seed: int = 0) -> SampleGrid:
+def sample_grid(
+    arm: str, spec: Spec, n_samples: int = 7, seed: int = 0, store: Store | None = None
+) -> tuple[SampleGrid, str]:
     """Rebuild ``spec``'s data and transform one training image of each head and tail class ``n_samples`` times.
 
     Args:
@@ -68,9 +71,14 @@ def sample_grid(arm: str, spec: Spec, n_samples: int = 7, seed: int = 0) -> Samp
         spec: The arm's resolved spec; its ``data.augment`` must select ``git``.
         n_samples: Transformations per class.
         seed: Seed of the style codes (the same codes for every class).
+        store: Where a ``fit`` recipe's generator trial is looked up.
+
+    Returns:
+        The grid and where its generator came from (a trial id, a checkpoint, or "fitted here").
     """
-    from scrutiny.data.git_augment import GITAugment
+    from scrutiny.data.git_augment import GITAugment, generator_spec, load_generator
     from scrutiny.registry import DATASETS
+    from scrutiny.spec import trial_id
     from scrutiny.spec.schema import DataSection
 
     data = spec.data.model_dump()
@@ -79,20 +87,30 @@ def sample_grid(arm: str, spec: Spec, n_samples: int = 7, seed: int = 0) -> Samp
     loading = set(DataSection.model_fields) - {"root"}
     bundle = DATASETS.get(spec.data.name)(**{k: v for k, v in data.items() if k not in loading})
     augment: GITAugment = bundle.augment
+    config = data["augment"]
+    if "generator" in config:
+        origin = f"checkpoint {config['generator']}"
+    else:
+        tid = trial_id(generator_spec(spec, config), int((config.get("fit") or {}).get("seed", 0)))
+        if store is not None and store.status(tid) == "complete":
+            augment.generator = load_generator(str(store.trial_dir(tid)))[0]
+            origin = f"trial {tid}"
+        else:
+            origin = f"fitted here (its trial {tid} is not complete in the store)"
     train = bundle.splits[bundle.train_split]
     x, y = train.base.tensors
     sizes = np.asarray(bundle.info["class_sizes"])
     order = np.argsort(-sizes, kind="stable")
     third = math.ceil(len(sizes) / 3)
     shown = [(int(c), "head") for c in order[:third]] + [(int(c), "tail") for c in order[-third:]]
-    styles = torch.randn(n_samples, augment.generator.style_dim, generator=torch.Generator().manual_seed(seed))
+    styles = torch.randn(n_samples, augment.style_dim, generator=torch.Generator().manual_seed(seed))
     rows, changed = [], []
     for c, _ in shown:
         source = x[y == c][:1]
         out = augment.transform_batch(source.expand(n_samples, *source.shape[1:]), styles)
         rows.append(torch.cat([source, out]).numpy())
         changed.append(float((out - source).abs().mean()))
-    return SampleGrid(
+    grid = SampleGrid(
         arm,
         [c for c, _ in shown],
         [g for _, g in shown],
@@ -102,6 +120,7 @@ def sample_grid(arm: str, spec: Spec, n_samples: int = 7, seed: int = 0) -> Samp
         (augment.low, augment.high),
         changed,
     )
+    return grid, origin
 
 
 def plot_grid(grid: SampleGrid, ax: Axes | None = None) -> MplFigure:
@@ -137,8 +156,8 @@ def git_samples(
     """Sample grids of the GIT generator of each arm in ``arms`` (default: every arm whose augmentation is GIT).
 
     Args:
-        result: The claim's result (its resolved specs are used; the store is not read).
-        store: The trial store (unused).
+        result: The claim's result (its resolved specs are used).
+        store: The trial store, where a ``fit`` recipe's generator trial is read.
         arms: Arms to show.
         n_samples: Transformations per class.
         seed: Seed of the style codes.
@@ -146,7 +165,8 @@ def git_samples(
     names = arm_names(result, arms, "git_samples")
     if arms is None:
         names = [n for n in names if _uses_git(result.specs[n])]
-    grids = [sample_grid(name, result.specs[name], n_samples, seed) for name in names]
+    made = [sample_grid(name, result.specs[name], n_samples, seed, store) for name in names]
+    grids = [g for g, _ in made]
     rows: list[list[Cell]] = [
         [g.arm, grp, c, n, k, d]
         for g in grids
@@ -167,8 +187,10 @@ def git_samples(
         "row; one that did not shows near-copies of the source. Keep probability: the chance that a generated image "
         "of the class replaces the real one when drawn (times gen_frac)."
     ]
+    paragraphs += [f"{g.arm}: generator from {origin}." for g, origin in made]
     data = {
-        g.arm: {"classes": g.classes, "groups": g.groups, "sizes": g.sizes, "keep": g.keep, "changed": g.changed}
-        for g in grids
-    }
+        g.arm: {"classes": g.classes, "groups": g.groups, "sizes": g.sizes, "keep": g.keep, "changed": g.changed,
+                "generator": origin}
+        for g, origin in made
+    }  # fmt: skip
     return ReportSection("GIT: generated transformations per class", paragraphs, [table], figures, data)
