@@ -63,6 +63,19 @@ def test_trial_numbers_equal_the_probe(trial, monkeypatch, capsys):
     assert [r["ekld"] for r in json.loads(out)["classes"]] == [r["ekld"] for r in stored]
 
 
+def test_per_class_accuracy_sits_next_to_ekld_and_averages_to_the_test_accuracy(trial, monkeypatch, capsys):
+    record = trial["record"]
+    rows = Store(trial["store"]).probe(trial["id"], "ekld")["classes"]
+    assert all(r["acc_split"] == "test" and 0 <= r["acc"] <= 1 for r in rows)
+    # the rotated test split holds 43 images of every class, so the class mean is the accuracy of the split
+    assert record["ekld_acc_balanced"] == pytest.approx(record["final_test_acc"], abs=1e-12)
+    head = [r["acc"] for r in rows if r["group"] == "head"]
+    assert record["ekld_acc_head"] == pytest.approx(sum(head) / len(head))
+    code, out, err = run_main(monkeypatch, capsys, trial["id"], "--store", trial["store"], *FAST)
+    assert code == 0, err
+    assert f"accuracy on test: head {record['ekld_acc_head']:.3g}" in out
+
+
 def test_model_name_with_weights_and_data_override(trial, monkeypatch, capsys):
     ckpt = trial["store"] / trial["id"] / "checkpoint.pt"
     data = "digits_lt size=8 val_per_class=0 head=60 alpha=1.5 transform=rotation"

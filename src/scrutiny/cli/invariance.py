@@ -86,7 +86,7 @@ def invariance_command(
     who = f"trial {source['trial']}" if source["trial"] else f"{source['model']} ({source['weights']})"
     out.table(
         f"{who}: eKLD under {name} on {where}, {n_transforms} transforms per image (largest class first)",
-        ["rank", "class", "train size", "group", "images", "eKLD", "95% CI"],
+        ["rank", "class", "train size", "group", "images", "eKLD", "95% CI", "accuracy"],
         [
             [
                 r["rank"],
@@ -96,6 +96,7 @@ def invariance_command(
                 r["n_images"],
                 r["ekld"],
                 None if r["low"] is None else f"[{r['low']:.3g}, {r['high']:.3g}]",
+                r.get("acc"),
             ]
             for r in rows
         ],
@@ -111,4 +112,8 @@ def invariance_command(
         f"head eKLD {head} ({m['n_head']} classes), tail eKLD {tail} ({m['n_tail']} classes), "
         f"mean {m['mean']:.4g} over {m['n_images']} images"
     )
+    if m.get("acc_balanced") is not None:
+        split_name = next((r["acc_split"] for r in rows if "acc_split" in r), "?")
+        parts = [f"{g} {m[f'acc_{g}']:.3g}" for g in ("head", "tail") if m.get(f"acc_{g}") is not None]
+        out.print(f"accuracy on {split_name}: {', '.join(parts)}, balanced {m['acc_balanced']:.3g}")
     out.print(f"figure: {figure}" if figure else "no figure written (pass --out ekld.png)")

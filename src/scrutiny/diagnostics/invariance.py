@@ -147,7 +147,8 @@ def _f(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 
-def _gather(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+def gather(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images ``(N, C, H, W)`` and labels ``(N,)`` of a map-style dataset of ``(x, y)`` pairs."""
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
         return dataset.tensors[0], dataset.tensors[1].long()
     pairs = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]
@@ -193,7 +194,7 @@ def ekld(
     """
     if n_transforms < 1:
         raise ValueError(f"ekld: n_transforms must be at least 1, got {n_transforms}")
-    x_all, y_all = _gather(dataset)
+    x_all, y_all = gather(dataset)
     labels = y_all.numpy().astype(np.int64)
     if max_per_class is not None:
         rng = np.random.default_rng([seed, 1])

@@ -8,7 +8,12 @@ against the class's training size: on long-tailed data the rare classes are less
 - ``ekld_spearman``: Spearman's rank correlation between training class size and per-class eKLD (negative: the
   tail is less invariant), with ``_low``/``_high`` a percentile bootstrap interval over classes within the trial;
 - ``ekld_head`` / ``ekld_tail``: the mean per-class eKLD over the head and the tail classes;
-- ``ekld_mean``: the mean over every (image, transform) pair; ``ekld_class_mean``: the mean over classes.
+- ``ekld_mean``: the mean over every (image, transform) pair; ``ekld_class_mean``: the mean over classes;
+- ``ekld_acc_head`` / ``ekld_acc_tail`` / ``ekld_acc_balanced``: the classifier's accuracy on the trial's evaluated
+  split (the transformed test images of K49-ROT-LT and similar), averaged over the head classes, the tail classes
+  and all classes; each class's accuracy is in its row of the ``classes`` table next to its eKLD. eKLD only says
+  something about learned invariance where the classifier has learned the classes: a classifier that answers a
+  head class for everything is "invariant" on the head without having learned anything.
 
 **Head and tail.** With ``K`` classes and ``m = ceil(fraction · K)`` (default ``fraction = 1/3``), the head is every
 class at least as large as the ``m``-th largest, and the tail every class at most as large as the ``m``-th smallest.
@@ -122,6 +127,49 @@ def summarise(
     return metrics, rows, corr.to_dict()
 
 
+@torch.no_grad()
+def class_accuracy(
+    model: torch.nn.Module, dataset: Any, num_classes: int, *, batch_size: int, device: torch.device | str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class accuracy (recall) ``(K,)``, NaN for a class without images, and the images per class ``(K,)``."""
+    from scrutiny.diagnostics.invariance import gather
+
+    x_all, y_all = gather(dataset)
+    if device is None:
+        device = next(iter(model.parameters()), torch.empty(0)).device
+    was_training = model.training
+    model.eval()
+    try:
+        hits = [
+            (model(x_all[i : i + batch_size].to(device)).argmax(1).cpu() == y_all[i : i + batch_size])
+            for i in range(0, len(y_all), batch_size)
+        ]
+    finally:
+        model.train(was_training)
+    correct = torch.cat(hits).numpy() if hits else np.zeros(0, dtype=bool)
+    labels = y_all.numpy().astype(np.int64)
+    counts = np.bincount(labels, minlength=num_classes)
+    right = np.bincount(labels, weights=correct.astype(np.float64), minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, right / np.maximum(counts, 1), np.nan), counts
+
+
+def add_accuracy(
+    metrics: dict[str, float | int | None], rows: list[dict[str, Any]], accuracy: np.ndarray, split: str
+) -> None:
+    """Put per-class ``accuracy`` ``(K,)`` into the rows (``acc``) and its head/tail/balanced means into metrics."""
+    by_class = {r["class"]: r for r in rows}
+    for c, value in enumerate(accuracy):
+        by_class[c]["acc"] = None if not np.isfinite(value) else float(value)
+        by_class[c]["acc_split"] = split
+
+    def mean_of(group: str | None) -> float | None:
+        values = [r["acc"] for r in rows if r.get("acc") is not None and (group is None or r["group"] == group)]
+        return float(np.mean(values)) if values else None
+
+    metrics.update(acc_head=mean_of("head"), acc_tail=mean_of("tail"), acc_balanced=mean_of(None))
+
+
 def eval_split(bundle: Any, split: str | None, fallback: str) -> str:
     """``split`` if given, else ``test_clean`` where the bundle has it, else ``fallback`` (the evaluated split)."""
     if split is not None:
@@ -152,8 +200,12 @@ def measure(
     fraction: float,
     seed: int,
     device: torch.device | str | None = None,
+    acc_split: str | None = None,
 ) -> tuple[EKLDResult, dict[str, float | int | None], list[dict[str, Any]], dict[str, Any]]:
-    """Per-class eKLD of ``model`` on ``bundle`` and its summary (shared by the probe and ``scrutiny invariance``)."""
+    """Per-class eKLD of ``model`` on ``bundle`` and its summary (shared by the probe and ``scrutiny invariance``).
+
+    With ``acc_split``, each class's accuracy on that split joins its row and the metrics (:func:`add_accuracy`).
+    """
     from scrutiny.data.long_tail import bundle_transform
 
     name = transform_name(bundle, transform)
@@ -173,6 +225,11 @@ def measure(
         device=device,
     )
     metrics, rows, corr = summarise(result, fraction=fraction, reps=reps, seed=seed)
+    if acc_split is not None:
+        accuracy, _ = class_accuracy(
+            model, bundle.split(acc_split), bundle.num_classes, batch_size=batch_size, device=device
+        )
+        add_accuracy(metrics, rows, accuracy, acc_split)
     return result, metrics, rows, corr
 
 
@@ -201,7 +258,8 @@ def ekld_probe(
 
     Returns:
         Metrics ``spearman``, ``spearman_low``, ``spearman_high``, ``head``, ``tail``, ``mean``, ``class_mean``,
-        ``n_head``, ``n_tail``, ``n_images``; tables ``classes`` (one row per class, largest first),
+        ``n_head``, ``n_tail``, ``n_images``, ``acc_head``, ``acc_tail``, ``acc_balanced`` (accuracy on the
+        evaluated split ``spec.eval.split``); tables ``classes`` (one row per class, largest first, with ``acc``),
         ``correlation``, ``transform``, ``split``, ``n_transforms``, ``seed``, ``fraction``.
     """
     where = eval_split(ctx.bundle, split, ctx.spec.eval.split)
@@ -217,6 +275,7 @@ def ekld_probe(
         fraction=fraction,
         seed=ctx.seed,
         device=ctx.device,
+        acc_split=ctx.spec.eval.split,
     )
     tables = {
         "transform": transform_name(ctx.bundle, transform),

@@ -138,6 +138,7 @@ def measure_invariance(
         fraction=fraction,
         seed=used_seed,
         device=dev,
+        acc_split=restored.eval_split if restored.eval_split in restored.bundle.splits else None,
     )
     source = restored.source()
     figure = None

@@ -5,7 +5,9 @@ the class grows. This section reads the ``ekld`` probe table of every complete t
 is one training method; its arms are long-tail instances) and pools the trials: for each distinct class size, a
 trial contributes the mean eKLD of its classes of that size, and the figure shows the mean over trials with a
 95 % Student-t interval over trials (log axes). The table gives, per group, the mean over trials of the Spearman
-correlation, head and tail eKLD, with the same intervals: the interval over instances × seeds.
+correlation, head and tail eKLD, with the same intervals: the interval over instances × seeds. A second table puts
+each class size's accuracy (on the trials' evaluated split, where the probe measured it) next to its eKLD: eKLD says
+something about learned invariance only for classes the classifier has learned.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from scrutiny.registry import SECTIONS
 from scrutiny.spec import trial_id
 from scrutiny.stats import mean_ci
 
-_FIELDS = ("spearman", "head", "tail", "mean")
+_FIELDS = ("spearman", "head", "tail", "mean", "acc_balanced")
 
 
 @dataclass
@@ -32,6 +34,7 @@ class GroupCurve:
         arms: Its arms.
         sizes: Distinct training class sizes, ascending ``(S,)``.
         per_trial: Mean eKLD of each trial's classes of each size ``(n_trials, S)``; NaN where a trial lacks it.
+        acc_per_trial: Mean accuracy of each trial's classes of each size ``(n_trials, S)``; NaN where not measured.
         fields: Per result field (``spearman``, ``head``, ``tail``, ``mean``), the per-trial values ``(n_trials,)``.
         trials: The distinct trial ids pooled, in order (a trial shared by two arms of the group counts once).
     """
@@ -42,6 +45,7 @@ class GroupCurve:
     per_trial: np.ndarray
     fields: dict[str, np.ndarray]
     trials: list[str]
+    acc_per_trial: np.ndarray
 
     def summary(self, values: np.ndarray) -> tuple[float | None, float | None, float | None]:
         """Mean and 95 % t-interval over trials of ``values`` ``(n,)``; NaNs dropped; no interval below 2 values."""
@@ -61,6 +65,7 @@ class GroupCurve:
 
 def _group_curve(result: Any, store: Any, label: str, arms: list[str], prefix: str) -> GroupCurve:
     rows_by_trial: list[dict[int, float]] = []
+    acc_by_trial: list[dict[int, float]] = []
     fields: dict[str, list[float]] = {f: [] for f in _FIELDS}
     trials: list[str] = []
     for name in arms:
@@ -71,10 +76,14 @@ def _group_curve(result: Any, store: Any, label: str, arms: list[str], prefix: s
                 continue
             table = probe_table(store, tid, prefix, "classes", "invariance_figure")
             by_size: dict[int, list[float]] = {}
+            acc_by_size: dict[int, list[float]] = {}
             for row in table["classes"]:
                 if row["ekld"] is not None and row["train_size"] is not None:
                     by_size.setdefault(int(row["train_size"]), []).append(float(row["ekld"]))
+                if row.get("acc") is not None and row["train_size"] is not None:
+                    acc_by_size.setdefault(int(row["train_size"]), []).append(float(row["acc"]))
             rows_by_trial.append({s: float(np.mean(v)) for s, v in by_size.items()})
+            acc_by_trial.append({s: float(np.mean(v)) for s, v in acc_by_size.items()})
             record = store.result(tid)
             for f in _FIELDS:
                 value = record.get(f"{prefix}_{f}")
@@ -83,7 +92,32 @@ def _group_curve(result: Any, store: Any, label: str, arms: list[str], prefix: s
     sizes = np.array(sorted({s for r in rows_by_trial for s in r}), dtype=np.int64)
     per_trial = np.array([[r.get(int(s), np.nan) for s in sizes] for r in rows_by_trial], dtype=float)
     per_trial = per_trial.reshape(len(rows_by_trial), sizes.size)
-    return GroupCurve(label, arms, sizes, per_trial, {f: np.asarray(v, dtype=float) for f, v in fields.items()}, trials)
+    acc = np.array([[r.get(int(s), np.nan) for s in sizes] for r in acc_by_trial], dtype=float)
+    acc = acc.reshape(len(acc_by_trial), sizes.size)
+    values = {f: np.asarray(v, dtype=float) for f, v in fields.items()}
+    return GroupCurve(label, arms, sizes, per_trial, values, trials, acc)
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else None
+
+
+def by_size_table(curves: list[GroupCurve]) -> Table | None:
+    """Per group, the mean over trials of eKLD and of accuracy at each class size (largest first); None unmeasured."""
+    if not any(np.isfinite(c.acc_per_trial).any() for c in curves):
+        return None
+    sizes = sorted({int(s) for c in curves for s in c.sizes}, reverse=True)
+    rows: list[list[Any]] = []
+    for c in curves:
+        at = {int(s): j for j, s in enumerate(c.sizes)}
+        for what, values in (("eKLD", c.per_trial), ("accuracy", c.acc_per_trial)):
+            rows.append([c.label, what] + [_mean_or_none(values[:, at[s]]) if s in at else None for s in sizes])
+    caption = (
+        "Means over trials; a trial's value at a size is the mean over its classes of that size. Accuracy is on the "
+        "trials' evaluated split (the transformed test images)."
+    )
+    return Table(["group", "mean", *[f"{s} images" for s in sizes]], rows, caption)
 
 
 def plot_groups(curves: list[GroupCurve], ax: Any = None, *, title: str | None = None) -> Any:
@@ -152,6 +186,7 @@ def invariance_figure(
             entry[f] = {"mean": est, "low": low, "high": high, "per_trial": c.fields[f].tolist()}
         curve_mean, curve_low, curve_high = c.curve()
         entry["curve"] = {"mean": curve_mean.tolist(), "low": curve_low.tolist(), "high": curve_high.tolist()}
+        entry["accuracy_by_size"] = [_mean_or_none(c.acc_per_trial[:, j]) for j in range(c.sizes.size)]
         data[c.label] = entry
         rows.append(row)
     paragraphs = [note] if note else []
@@ -164,14 +199,18 @@ def invariance_figure(
     if not curves:
         paragraphs.append("No complete trial has an eKLD table yet.")
     columns = ["group", "trials"]
-    for f in ("Spearman ρ", "head eKLD", "tail eKLD", "mean eKLD"):
+    for f in ("Spearman ρ", "head eKLD", "tail eKLD", "mean eKLD", "balanced accuracy"):
         columns += [f, "95% CI"]
     caption = "Pooled over long-tail instances and seeds; intervals are Student-t over trials."
+    tables = [Table(columns, rows, caption)]
+    sized = by_size_table(curves)
+    if sized is not None:
+        tables.append(sized)
     figures = [Figure(figure, lambda: plot_groups(curves), "Per-class eKLD against training class size (log axes).")]
     return ReportSection(
         title=title,
         paragraphs=paragraphs,
-        tables=[Table(columns, rows, caption)],
+        tables=tables,
         figures=figures if curves else [],
         data=data,
     )
