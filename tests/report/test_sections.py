@@ -24,6 +24,7 @@ seeds: 0-3
 arms:
   wide: {spec: s.yaml, set: [model.width=12]}
   untrained: {spec: s.yaml, set: [train.epochs=0]}
+  twin: {spec: s.yaml, set: [model.width=12]}
 hypotheses:
   - wide > untrained
   - "wide[final_test_acc] > 0.1"
@@ -73,6 +74,9 @@ def test_sections_render_in_every_output(report):
     table = data["sections"][1]["tables"][0]
     assert table["rows"][0][1:3] == [seeds_needed(0.0004, 0.0005), seeds_needed_t(0.0004, 0.0005)]
     assert data["sections"][2]["tables"][0]["rows"] == [["paper", 100, "grid search"]]
+    ours = {row[0]: row for row in data["sections"][2]["tables"][1]["rows"]}
+    assert ours["wide"][2] == 4 and ours["wide"][3] == 4 * result.arms["wide"].train_steps
+    assert ours["twin"][2:] == ["same trials as wide", None, None]  # counted once, not twice
     html = paths["report.html"].read_text()
     assert "How many runs does this difference need?" in html and html.count("data:image/png;base64,") == 4
     assert paths["seeds_needed.png"].read_bytes()[:4] == b"\x89PNG"
@@ -100,7 +104,7 @@ def test_sections_name_an_unknown_arm_in_one_line(report):
     result, _ = report
     with pytest.raises(ScrutinyError, match=r"sections: threshold_counts: unknown arms \['nope'\]"):
         SECTIONS.get("threshold_counts")(result, None, threshold=0.5, arms=["nope"])
-    assert arm_names(result, None, "x") == ["wide", "untrained"]
+    assert arm_names(result, None, "x") == ["wide", "untrained", "twin"]
     with pytest.raises(ScrutinyError, match=r"sections: spp: trial abc-s0 has no 'spp' probe table with 'rows'"):
         probe_table(Store(result.path.parent / "runs"), "abc-s0", "spp", "rows", "spp")
 

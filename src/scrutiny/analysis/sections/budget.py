@@ -24,13 +24,23 @@ def budget(
 
     Ours counts, per arm, the configurations the claim declares it tried (``tuning.configurations``; "not
     declared" where it says nothing) and the complete trials, with their training steps and device seconds, as the
-    trial records hold them. The caption states the declaration, never an assumed one.
+    trial records hold them. The caption states the declaration, never an assumed one. Arms that share their
+    trials (the same spec, as at a smoke scale that sets every instance arm alike) are counted once: the later
+    ones say "same trials as …" instead of repeating the steps and seconds.
     """
     rows_pub = [[p.get("who", ""), p.get("runs"), p.get("note", "")] for p in (published or [])]
     tuning = result.claim.tuning
     declared = tuning.configurations if tuning is not None else {}
-    rows_ours = []
+    rows_ours: list[list[Any]] = []
+    seen: dict[str, str] = {}
     for name, arm in result.arms.items():
+        if arm.spec_hash and arm.spec_hash in seen:
+            rows_ours.append(
+                [name, declared.get(name, "not declared"), f"same trials as {seen[arm.spec_hash]}", None, None]
+            )
+            continue
+        if arm.spec_hash:
+            seen[arm.spec_hash] = name
         device_total = float(arm.device_time_s.sum()) if arm.n else None
         steps = arm.train_steps * arm.n if arm.train_steps is not None else None
         rows_ours.append([name, declared.get(name, "not declared"), arm.n, steps, device_total])
