@@ -301,6 +301,9 @@ def _scale_block(case: str, scale: str, data: dict, tuning_run: dict | None) -> 
         f"average {run.get('load_average_at_start')} at the start on this 2-core machine "
         f"({'a fresh store' if run.get('fresh_store') else 'an existing store'})."
     )
+    if run.get("commit"):
+        tree = "a clean checkout" if run.get("clean_tree") else "with uncommitted changes"
+        lines[-1] += f" Code: commit `{run['commit']}`, {tree}."
     lines += [
         "",
         f"Confirmatory verdicts ({len(confirm)}, one family, {rules.get('multiplicity')} at "
@@ -368,6 +371,15 @@ def _results_name(claim: str, scale: str) -> str:
     return f"{scale}.json" if stem == "claim" else f"{stem}-{scale}.json"
 
 
+def _git(*args: str) -> str | None:
+    """``git args`` in the repository, stripped; ``None`` where git or the repository is not there."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
 def run_case(case: str, claim: str, scale: str, workers: int, store: str | None) -> Path:
     """Run the case's claim at ``scale`` and write its reference results; returns the results file."""
     claim_path = CASES_DIR / case / claim
@@ -391,6 +403,8 @@ def run_case(case: str, claim: str, scale: str, workers: int, store: str | None)
     data = strip_results(data)
     data["run"] = {
         "command": shlex.join(shown),
+        "commit": _git("rev-parse", "--short=12", "HEAD"),
+        "clean_tree": _git("status", "--porcelain", "--untracked-files=no") == "",
         "wall_s": round(wall, 1),
         "fresh_store": store is None,
         "load_average_at_start": round(load, 2),
