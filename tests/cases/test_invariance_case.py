@@ -65,7 +65,7 @@ def test_smoke_scale_end_to_end(tmp_path, monkeypatch, capsys):
         "ERM",
         "DRS",
         "ERM + true rotations (oracle)",
-        "DRS + GIT (K = 16)",
+        "DRS + GIT (K = 27)",
         "DRS + GIT (all classes)",
     }
     # at smoke every instance arm is instance 0: each group pools its 2 distinct trials, not 3 copies of them
@@ -75,3 +75,25 @@ def test_smoke_scale_end_to_end(tmp_path, monkeypatch, capsys):
     stored = [json.loads((tmp_path / "runs" / t / "result.json").read_text())["ekld_spearman"] for t in erm["trials"]]
     assert erm["spearman"]["per_trial"] == stored
     assert (out / "ekld_by_class_size.png").read_bytes()[:4] == b"\x89PNG"
+    # a verdict's estimate is the difference of the arms' stored means, and its direction and decision are fixed
+    verdicts = {v["hypothesis"]: v for v in results["verdicts"]}
+    oracle = verdicts["instance 0: oracle[ekld_tail] < erm[ekld_tail] (true rotations lower tail-class eKLD)"]
+
+    def tail_mean(group):
+        values = [json.loads((tmp_path / "runs" / t / "result.json").read_text())["ekld_tail"] for t in group]
+        return sum(values) / len(values)
+
+    expected = tail_mean(pooled["ERM + true rotations (oracle)"]["trials"]) - tail_mean(pooled["ERM"]["trials"])
+    assert oracle["estimate"] == pytest.approx(expected, rel=1e-9) and oracle["estimate"] < 0
+    assert oracle["verdict"] == "INCONCLUSIVE" and oracle["p_adjusted"] > 0.05  # 2 seeds, 2 epochs: no decision
+    # per-class accuracy sits next to eKLD, and the preconditions are listed per arm
+    assert all(len(g["accuracy_by_size"]) == len(g["sizes"]) for g in pooled.values())
+    assert pooled["ERM"]["accuracy_by_size"][-1] == pytest.approx(1.0)  # 2 epochs: the head class takes everything
+    titles = [s["title"] for s in results["sections"]]
+    assert any(t.startswith("Precondition: head-class accuracy") for t in titles)
+    # every GIT trial names the generator trial it used, and one generator serves both seeds and both GIT arms
+    git_trials = pooled["DRS + GIT (K = 27)"]["trials"] + pooled["DRS + GIT (all classes)"]["trials"]
+    used = {
+        json.loads((tmp_path / "runs" / t / "result.json").read_text())["depends_on"][0]["trial"] for t in git_trials
+    }
+    assert len(used) == 1 and (tmp_path / "runs" / used.pop() / "checkpoint.pt").is_file()
