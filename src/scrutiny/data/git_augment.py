@@ -357,6 +357,7 @@ def git_parts(train: TensorDataset, sizes: np.ndarray, config: dict) -> tuple[GI
         raise DataError(f"data.augment.start_epoch: expected an epoch >= 1, got {start_epoch!r}")
     images = train.tensors[0]
     generator: Any
+    source: dict[str, Any]
     style_dim: int | None = None
     if "generator" in config:
         net, digest = load_generator(str(config["generator"]), config.get("store"), config.get("model"))

@@ -146,8 +146,8 @@ def _fit(
 ) -> dict[str, Any]:
     """Build everything from the spec, train, evaluate every ``eval.every_epochs`` and at the end, then record."""
     run = _setup(spec, seeds, device)
-    ctx = current()
-    depends_on = list(ctx.dependencies) if ctx is not None else []
+    trial = current()
+    depends_on = list(trial.dependencies) if trial is not None else []
     writer.write("data.json", {"info": _plain(run.bundle.info), "depends_on": depends_on})
     progress = Progress()
     epochs = spec.train.epochs
