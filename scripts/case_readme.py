@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -380,6 +381,16 @@ def _git(*args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def clean_tree(status: str | None) -> bool | None:
+    """Whether ``git status --porcelain`` output shows no change that could alter a run: the case results and
+    READMEs this script writes (a run of several cases in one checkout leaves the earlier ones' behind) do not count.
+    """
+    if status is None:
+        return None
+    outputs = re.compile(r"^src/scrutiny/cases/[^/]+/(results/[^/]+\.json|README\.md)$")
+    return all(outputs.match(line[3:].strip()) for line in status.splitlines() if line.strip())
+
+
 def run_case(case: str, claim: str, scale: str, workers: int, store: str | None) -> Path:
     """Run the case's claim at ``scale`` and write its reference results; returns the results file."""
     claim_path = CASES_DIR / case / claim
@@ -404,7 +415,7 @@ def run_case(case: str, claim: str, scale: str, workers: int, store: str | None)
     data["run"] = {
         "command": shlex.join(shown),
         "commit": _git("rev-parse", "--short=12", "HEAD"),
-        "clean_tree": _git("status", "--porcelain", "--untracked-files=no") == "",
+        "clean_tree": clean_tree(_git("status", "--porcelain", "--untracked-files=no")),
         "wall_s": round(wall, 1),
         "fresh_store": store is None,
         "load_average_at_start": round(load, 2),

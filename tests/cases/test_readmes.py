@@ -118,3 +118,11 @@ def test_digits_width_smoke_verdicts_have_their_direction_and_estimate(tmp_path)
     # after one epoch the 2-channel net is far behind, but two seeds per arm leave the Welch interval wide open
     assert wide.estimate == pytest.approx(0.5411, abs=1e-3) and wide.low < 0 < wide.estimate
     assert wide.verdict == "INCONCLUSIVE" and wide.p_value < 0.05 < wide.p_adjusted
+
+
+def test_a_tree_counts_as_clean_when_only_case_outputs_changed():
+    outputs = " M src/scrutiny/cases/invariance/results/cpu.json\n M src/scrutiny/cases/pnn/README.md"
+    assert readme.clean_tree("") is True and readme.clean_tree(outputs) is True
+    assert readme.clean_tree(outputs + "\n M src/scrutiny/trials/loop.py") is False
+    assert readme.clean_tree(" M src/scrutiny/cases/pnn/claim.yaml") is False  # a claim decides what runs
+    assert readme.clean_tree(None) is None
