@@ -124,3 +124,14 @@ def test_the_training_loss_reaches_the_arms_and_the_curves(report):
     assert wide.loss_epochs.tolist() == [1] and wide.loss_curves.tolist() == logged
     assert result.arms["untrained"].loss_curves.size == 0  # no epoch trained: no loss panel for it
     assert "training loss" in paths["report.md"].read_text()
+
+
+def test_threshold_counts_count_shared_trials_once(report):
+    from scrutiny.registry import SECTIONS
+
+    result, _ = report
+    section = SECTIONS.get("threshold_counts")(result, None, threshold=0.0, metric="final_test_acc")
+    rows = {row[0]: row for row in section.tables[0].rows}
+    assert rows["wide"][1:3] == [4, 4] and rows["untrained"][1:3] == [4, 4]  # every accuracy is >= 0
+    assert rows["twin"] == ["twin", None, None, None, "same trials as wide"]
+    assert section.data["twin"] == {"same_trials_as": "wide"}

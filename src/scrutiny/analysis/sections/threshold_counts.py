@@ -25,14 +25,22 @@ def threshold_counts(
 ) -> ReportSection:
     """Count the seeds of each arm whose ``metric`` is ``op threshold``; list the seeds that did not make it.
 
-    A mean hides a bimodal outcome (most seeds perfect, one collapsed); the counts show it.
+    A mean hides a bimodal outcome (most seeds perfect, one collapsed); the counts show it. An arm whose trials are
+    another listed arm's (the same spec) says "same trials as …" instead of counting them again.
     """
     metric = metric or result.claim.metric
     names = arm_names(result, arms, "threshold_counts")
     rows: list[list[Cell]] = []
     data: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for name in names:
         arm = result.arms[name]
+        if arm.spec_hash and arm.spec_hash in seen:
+            rows.append([name, None, None, None, f"same trials as {seen[arm.spec_hash]}"])
+            data[name] = {"same_trials_as": seen[arm.spec_hash]}
+            continue
+        if arm.spec_hash:
+            seen[arm.spec_hash] = name
         if metric != arm.metric and metric not in arm.others:
             rows.append([name, 0, arm.n, "—", "—"])
             continue
