@@ -98,7 +98,7 @@ def train_epoch(run: Run, epoch: int, writer: TrialWriter) -> dict[str, Any]:
     for step, (x, y) in enumerate(batches):
         run.schedule.at(epoch - 1 + step / run.n_steps)  # a function of fractional epoch, applied at every step
         x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
-        if spec.train.channels_last:
+        if spec.train.channels_last and x.ndim == 4:  # images only: coordinates (N, 2) have no channels to move
             x = x.contiguous(memory_format=torch.channels_last)
         with run.precision.autocast():
             logits = run.forward(x)
