@@ -17,6 +17,7 @@ from scrutiny.store import Store
 from scrutiny.trials import run_trial
 
 METRICS = set("spearman spearman_low spearman_high head tail mean class_mean n_head n_tail n_images".split())
+METRICS |= {"acc_head", "acc_tail", "acc_balanced"}
 
 
 def test_head_and_tail_keep_ties_together():
