@@ -130,8 +130,8 @@ def summarise(
 @torch.no_grad()
 def class_accuracy(
     model: torch.nn.Module, dataset: Any, num_classes: int, *, batch_size: int, device: torch.device | str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class accuracy (recall) ``(K,)``, NaN for a class without images, and the images per class ``(K,)``."""
+) -> np.ndarray:
+    """Per-class accuracy (recall) ``(K,)``; NaN for a class without images."""
     from scrutiny.diagnostics.invariance import gather
 
     x_all, y_all = gather(dataset)
@@ -151,7 +151,7 @@ def class_accuracy(
     counts = np.bincount(labels, minlength=num_classes)
     right = np.bincount(labels, weights=correct.astype(np.float64), minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, right / np.maximum(counts, 1), np.nan), counts
+        return np.where(counts > 0, right / np.maximum(counts, 1), np.nan)
 
 
 def add_accuracy(
@@ -226,7 +226,7 @@ def measure(
     )
     metrics, rows, corr = summarise(result, fraction=fraction, reps=reps, seed=seed)
     if acc_split is not None:
-        accuracy, _ = class_accuracy(
+        accuracy = class_accuracy(
             model, bundle.split(acc_split), bundle.num_classes, batch_size=batch_size, device=device
         )
         add_accuracy(metrics, rows, accuracy, acc_split)
