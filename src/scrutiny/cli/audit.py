@@ -112,7 +112,7 @@ def duplicates(
     available: dict[str, object]  # split name -> a map-style dataset, or the CIFAR pickles' arrays
     bundle: DataBundle | None
     if name in ("cifar10", "cifar100") and not (embed or embed_model):
-        from scrutiny.audit.cifar_files import read_cifar
+        from scrutiny.data.cifar_files import read_cifar
 
         available, bundle = dict(read_cifar(root, name)), None  # the pickles as they are: no checksum, no normalising
     else:

@@ -46,14 +46,37 @@ def read_cifar(root: str | Path | None, which: str) -> dict[str, CifarSplit]:
             path = folder / name
             try:
                 with open(path, "rb") as fh:
-                    batch = pickle.load(fh, encoding="bytes")  # noqa: S301 - torchvision's format is a pickle
-                rows = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-                key = b"labels" if b"labels" in batch else b"fine_labels"
+                    raw = pickle.load(fh, encoding="bytes")  # noqa: S301 - torchvision's format is a pickle
+                batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}  # Python 2 or 3 keys
+                rows = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+                key = "labels" if "labels" in batch else "fine_labels"
                 data.append(rows.transpose(0, 2, 3, 1))
                 labels.extend(int(v) for v in batch[key])
             except FileNotFoundError:
                 raise DataError(f"data.root: {path}: not found ({which} in torchvision's python format)") from None
-            except (OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError, TypeError) as exc:
+            except (OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError, TypeError, AttributeError) as exc:
                 raise DataError(f"data.root: {path}: not a CIFAR batch ({type(exc).__name__}: {exc})") from None
         out[split] = CifarSplit(np.ascontiguousarray(np.concatenate(data)), labels)
     return out
+
+
+def write_cifar10(root: str | Path, train: CifarSplit, test: CifarSplit) -> Path:
+    """Write ``train`` and ``test`` in CIFAR-10's python format under ``root`` (five training batches, one test
+    batch, ``batches.meta``); return the ``cifar-10-batches-py`` folder. For benchmarks and tests on random images
+    where CIFAR-10 itself is absent: :func:`read_cifar` and the ``cifar10`` dataset read it (no checksum)."""
+    folder = Path(root).expanduser() / _LAYOUT["cifar10"][0]
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = np.array_split(np.arange(len(train)), 5)
+    for name, rows in zip(_LAYOUT["cifar10"][1]["train"], chunks, strict=True):
+        _write_batch(folder / name, train.data[rows], [train.targets[i] for i in rows], name)
+    _write_batch(folder / "test_batch", test.data, list(test.targets), "test_batch")
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    with open(folder / "batches.meta", "wb") as fh:  # str keys, as torchvision reads the real files (latin1)
+        pickle.dump({"label_names": names, "num_vis": 3072, "num_cases_per_batch": len(chunks[0])}, fh)
+    return folder
+
+
+def _write_batch(path: Path, images: np.ndarray, labels: list[int], name: str) -> None:
+    rows = np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), 3072).astype(np.uint8)
+    with open(path, "wb") as fh:
+        pickle.dump({"batch_label": name, "labels": [int(v) for v in labels], "data": rows}, fh)
