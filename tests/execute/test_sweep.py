@@ -52,11 +52,11 @@ def test_one_failure_does_not_stop_the_sweep_unless_fail_fast(tiny_spec_file, st
     real = loop.build_optimizer
     calls = {"n": 0}
 
-    def flaky(model, section):  # fails on the 1st, 3rd, ... trial
+    def flaky(model, section, **kwargs):  # fails on the 1st, 3rd, ... trial
         calls["n"] += 1
         if calls["n"] % 2 == 1:
             raise RuntimeError("odd call")
-        return real(model, section)
+        return real(model, section, **kwargs)
 
     monkeypatch.setattr(loop, "build_optimizer", flaky)
     spec = load_spec(tiny_spec_file, ["train.epochs=1"])

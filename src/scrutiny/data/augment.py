@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from scrutiny.data._bundle import Split, n_examples
+from scrutiny.data.batch_augment import BatchCropFlip, FlipMode, PadMode, pad
 
 
 class Augment(Protocol):
@@ -25,13 +26,30 @@ class Augment(Protocol):
 
 
 class RandomCropFlip:
-    """Zero-pad by ``padding``, crop back to the original size at a random offset, flip horizontally with p=0.5.
+    """Pad by ``padding``, crop back to the original size at a random offset, flip horizontally with p=0.5.
 
-    The standard CIFAR augmentation (He et al. 2016, section 4.2).
+    The standard CIFAR augmentation (He et al. 2016, section 4.2) with zero padding; ``pad_mode="reflect"`` pads
+    by reflection (airbench's translate). ``flip``: ``True``/``"random"``, ``False``/``"none"``, or
+    ``"alternating"``, which only the batched form draws (it needs the epoch; :mod:`scrutiny.data.batch_augment`).
+    :meth:`batched` gives that form for device-resident data; it draws per epoch rather than per example.
     """
 
-    def __init__(self, padding: int = 4, flip: bool = True) -> None:
-        self.padding, self.flip = padding, flip
+    def __init__(self, padding: int = 4, flip: bool | FlipMode = True, pad_mode: PadMode = "zeros") -> None:
+        self.padding, self.pad_mode = padding, pad_mode
+        self.flip_mode: FlipMode = "random" if flip is True else "none" if flip is False else flip
+        self.flip = self.flip_mode != "none"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "crop_flip", "padding": self.padding, "pad_mode": self.pad_mode, "flip": self.flip_mode}
+
+    @property
+    def per_example(self) -> bool:
+        """Whether the per-example path can draw it (the alternating flip cannot)."""
+        return self.flip_mode != "alternating"
+
+    def batched(self) -> BatchCropFlip:
+        """The batched form, with the same padding and flip."""
+        return BatchCropFlip(self.padding, self.pad_mode, self.flip_mode)
 
     def draw(self, generator: torch.Generator, shape: tuple[int, ...]) -> dict[str, Any]:
         top, left = torch.randint(0, 2 * self.padding + 1, (2,), generator=generator).tolist()
@@ -40,7 +58,7 @@ class RandomCropFlip:
 
     def apply(self, x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         h, w = x.shape[-2:]
-        padded = torch.nn.functional.pad(x, (self.padding,) * 4)
+        padded = pad(x, self.padding, self.pad_mode)
         out = padded[..., params["top"] : params["top"] + h, params["left"] : params["left"] + w]
         return out.flip(-1) if params["flip"] else out
 

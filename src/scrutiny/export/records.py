@@ -148,6 +148,7 @@ def trial_metrics(rows: list[dict[str, Any]], start: dict[str, Any], result: dic
     summary = set(result.get("probe_fields", ())) | {
         "wall_time_s",
         "device_time_s",
+        "compile_time_s",
         "cpu_time_s",
         "n_params",
         "train_steps",

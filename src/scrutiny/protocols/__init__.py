@@ -1,8 +1,9 @@
 """Evaluation protocols, registered in :data:`scrutiny.registry.PROTOCOLS`.
 
 A protocol's name and resolved parameters are stored next to every number it produced. ``plain`` scores tensors
-that a dataset already transformed; the image protocols (``single_crop``, ``ten_crop``, ``multi_scale``) start from
-raw images and list their geometry with ``boxes(width, height)``. :mod:`~scrutiny.protocols.suite` runs one model
+that a dataset already transformed, and ``flip_translate`` adds airbench's mirrored and translated views of them;
+the image protocols (``single_crop``, ``ten_crop``, ``multi_scale``) start from raw images and list their geometry
+with ``boxes(width, height)``. :mod:`~scrutiny.protocols.suite` runs one model
 under several of them; choosing weights and data for the ``eval`` command is :mod:`scrutiny.workflows.evaluate`.
 """
 
@@ -30,10 +31,12 @@ from scrutiny.protocols.suite import (
     protocol_name,
     run_protocol,
 )
+from scrutiny.protocols.tta import FlipTranslate, flip_translate
 
 __all__ = [
     "EvalProtocol",
     "EvalResult",
+    "FlipTranslate",
     "FullyConvolutional",
     "ImageProtocol",
     "MultiScale",
@@ -52,6 +55,7 @@ __all__ = [
     "evaluate_imagefolder",
     "evaluate_protocols",
     "five_boxes",
+    "flip_translate",
     "fully_convolutional",
     "is_image_protocol",
     "multi_scale",

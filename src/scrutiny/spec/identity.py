@@ -4,7 +4,10 @@
 sorted, no whitespace, tuples as lists), with ``label`` and ``description`` removed. Keys added to the schema
 after its first version are left out while they hold their default (``probes: []``, ``eval.save_batches:
 false``, ``model.weights: null``, ``train.save_checkpoint: true``), so adding a key never changes the id of an
-existing trial. Because the spec is resolved first (every default, including builder defaults, written out), key
+existing trial. One such default depends on the spec: ``eval.precision`` is left out where it gives the numbers
+of the code before it (``train`` for bf16 and fp16 training, which used to be evaluated under their autocast,
+``fp32`` for fp32), so an old id keeps its numbers, and a bf16 or fp16 spec evaluated in fp32 (the default now)
+has a new id. Because the spec is resolved first (every default, including builder defaults, written out), key
 order and spelling a default explicitly do not change it. The seed is not part of a spec, so it is excluded by
 construction.
 
@@ -53,12 +56,30 @@ from scrutiny.registry import DATASETS, MODELS, PROBES, PROTOCOLS, is_own_module
 from scrutiny.spec.schema import Spec
 
 NOT_IDENTITY = ("label", "description")
+
+
+def _eval_precision_before(data: dict[str, Any]) -> str:
+    """The ``eval.precision`` of the numbers before the key existed: evaluation ran under the training autocast."""
+    return "fp32" if data.get("train", {}).get("precision", "fp32") == "fp32" else "train"
+
+
 _LATER_KEYS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("probes",), []),
     (("eval", "save_batches"), False),
     (("model", "weights"), None),
     (("train", "save_checkpoint"), True),
-)  # (path, default) of keys added later
+    (("eval", "precision"), _eval_precision_before),  # a default that depends on the spec (module docstring)
+    (("optim", "norm_bias_lr_scale"), 1.0),
+    (("optim", "lookahead_every"), 0),
+    (("optim", "lookahead_decay"), 0.7737809375),
+    (("optim", "lookahead_power"), 3.0),
+    (("schedule", "knots"), []),
+    (("train", "max_steps"), None),
+    (("data", "on_device"), "auto"),
+    (("data", "crop_padding"), 4),
+    (("data", "pad_mode"), "zeros"),
+    (("data", "flip"), "random"),
+)  # (path, default) of keys added later; a callable default is computed from the identity dict
 HASH_LENGTH = 12
 #: Files followed from one ``module:callable`` name (the module, the callable's module and their local imports).
 MAX_MODULE_FILES = 512
@@ -79,7 +100,7 @@ def identity_dict(spec: Spec) -> dict[str, Any]:
         parent = data
         for part in path[:-1]:
             parent = parent.get(part, {})
-        if path[-1] in parent and parent[path[-1]] == default:
+        if path[-1] in parent and parent[path[-1]] == (default(data) if callable(default) else default):
             del parent[path[-1]]
     code = code_digests(spec)
     if code:

@@ -71,6 +71,10 @@ class DataSection(OpenSection):
         "uniform", description="training order: each example once (uniform), class-balanced, or deferred (drs)"
     )
     drs_start_epoch: PositiveInt | None = Field(None, description="drs: first epoch (from 1) that samples balanced")
+    on_device: bool | Literal["auto"] = Field(
+        "auto",
+        description="hold in-memory splits on the training device, batched augmentation (auto: on CUDA when they fit)",
+    )
 
     @model_validator(mode="after")
     def _fill_eval_batch_size(self) -> DataSection:
@@ -92,6 +96,20 @@ class OptimSection(Section):
     eps: PositiveFloat = 1e-8
     weight_decay: NonNegativeFloat = 0.0
     wd_on: Literal["all", "weights_only"] = "all"
+    norm_bias_lr_scale: PositiveFloat = Field(
+        1.0,
+        description="learning rate × this for the biases of normalisation layers, their weight decay ÷ it, so "
+        "that the decay per step is unchanged (airbench's bias_scaler)",
+    )
+    lookahead_every: NonNegativeInt = Field(
+        0, description="every k steps, average the model into an EMA and copy the EMA back (0: off; airbench: 5)"
+    )
+    lookahead_decay: UnitFloat = Field(
+        0.7737809375, description="lookahead: EMA decay at the last step, 0.95**5 (airbench)"
+    )
+    lookahead_power: NonNegativeFloat = Field(
+        3.0, description="lookahead: the decay at step s is lookahead_decay × (s / total steps) ** this"
+    )
 
 
 class ScheduleSection(Section):
@@ -99,15 +117,32 @@ class ScheduleSection(Section):
 
     ``step`` multiplies by ``gamma`` every ``step_size`` epochs; ``multistep`` at each of ``milestones``;
     ``cosine`` anneals from the base rate to ``min_lr`` over the epochs after warm-up. Warm-up is linear from
-    zero over ``warmup_epochs``.
+    zero over ``warmup_epochs``. ``piecewise_linear`` interpolates the factor between ``knots``, pairs
+    ``[fraction of training, factor]`` from fraction 0 to fraction 1 (airbench: ``[[0, 0.2], [0.23, 1], [1, 0.07]]``).
     """
 
-    name: Literal["constant", "step", "multistep", "cosine"] = "constant"
+    name: Literal["constant", "step", "multistep", "cosine", "piecewise_linear"] = "constant"
     milestones: tuple[NonNegativeInt, ...] = ()
     step_size: PositiveInt = 30
     gamma: PositiveFloat = 0.1
     warmup_epochs: NonNegativeFloat = 0.0
     min_lr: NonNegativeFloat = 0.0
+    knots: tuple[tuple[NonNegativeFloat, NonNegativeFloat], ...] = Field(
+        (), description="piecewise_linear: [fraction of training, factor] pairs, fractions from 0 up to 1"
+    )
+
+    @model_validator(mode="after")
+    def _check_knots(self) -> ScheduleSection:
+        if self.name != "piecewise_linear":
+            if self.knots:
+                raise ValueError(f"knots: only for name 'piecewise_linear', not '{self.name}'")
+            return self
+        fractions = [f for f, _ in self.knots]
+        if len(fractions) < 2 or fractions[0] != 0.0 or fractions[-1] != 1.0:
+            raise ValueError(f"knots: piecewise_linear needs at least two, from fraction 0 to 1; got {fractions}")
+        if any(b <= a for a, b in zip(fractions[:-1], fractions[1:], strict=True)):
+            raise ValueError(f"knots: fractions must increase; got {fractions}")
+        return self
 
 
 class TrainSection(Section):
@@ -127,6 +162,9 @@ class TrainSection(Section):
     save_checkpoint: bool = Field(
         True, description="write the final checkpoint (off for diagnostics whose model is its seeded initialisation)"
     )
+    max_steps: PositiveInt | None = Field(
+        None, description="stop after this many training steps in all (a fractional last epoch; null: every epoch)"
+    )
 
 
 class EvalSection(Section):
@@ -139,6 +177,9 @@ class EvalSection(Section):
     save_outputs: bool = Field(False, description="store per-example predictions of the final evaluation")
     save_batches: bool = Field(
         False, description="store each evaluation's per-batch sums and sizes (eval_batches.npz), e.g. for audits"
+    )
+    precision: Literal["fp32", "train"] = Field(
+        "fp32", description="fp32: evaluate exactly, without autocast; train: under train.precision's autocast"
     )
 
 

@@ -1,8 +1,10 @@
 """Batches for training and evaluation.
 
 Training order comes from a dedicated generator: ``torch.randperm(n, generator=g)`` per epoch, which is the order
-``RandomSampler`` would produce with the same generator. In-memory ``TensorDataset``s without augmentation are
-sliced directly (no per-example ``__getitem__`` and collate); everything else goes through a ``DataLoader``.
+``RandomSampler`` would produce with the same generator. Device-resident splits
+(:class:`~scrutiny.data.device_data.DeviceSplit`) and in-memory ``TensorDataset``s without augmentation are sliced
+directly (no per-example ``__getitem__`` and collate), in the same order; everything else goes through a
+``DataLoader``.
 Evaluation batches are sequential and never drop or pad an example.
 """
 
@@ -13,6 +15,8 @@ from typing import TypeGuard
 
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
+
+from scrutiny.data.device_data import DeviceSplit
 
 
 def _is_tensor_dataset(ds: Dataset) -> TypeGuard[TensorDataset]:
@@ -30,6 +34,11 @@ def train_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of training batches: shuffled from ``generator`` (which it advances), or in the given ``order``
     (indices ``(n,)``, e.g. a class-balanced epoch from :func:`scrutiny.data.samplers.sampler_order`)."""
+    if isinstance(ds, DeviceSplit):
+        yield from ds.batches(
+            torch.randperm(len(ds), generator=generator) if order is None else order, batch_size, drop_last
+        )
+        return
     if order is None and _is_tensor_dataset(ds) and num_workers == 0:
         order = torch.randperm(len(ds), generator=generator)  # the order RandomSampler gives with this generator
     if order is not None:
@@ -54,6 +63,9 @@ def train_batches(
 
 def eval_batches(ds: Dataset, batch_size: int, *, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """All examples of ``ds`` in order, in batches of ``batch_size`` (the last one may be smaller)."""
+    if isinstance(ds, DeviceSplit):
+        yield from ds.eval_batches(batch_size)
+        return
     if _is_tensor_dataset(ds) and num_workers == 0:
         x, y = ds.tensors
         for start in range(0, len(x), batch_size):
@@ -77,6 +89,8 @@ def batch_sizes(seen: int, batch_size: int, n_steps: int) -> torch.Tensor:
 
 def labels_of(ds: Dataset) -> torch.Tensor:
     """Integer labels ``(N,)`` of a classification dataset: its tensors, its targets, or example by example."""
+    if isinstance(ds, DeviceSplit):
+        return ds.labels.long()
     base = getattr(ds, "base", ds)  # an AugmentedDataset's labels are its base's
     if _is_tensor_dataset(base):
         return base.tensors[1].long()

@@ -1,4 +1,4 @@
-"""Exact evaluation: every example counted once, in eval mode, without gradients."""
+"""Exact evaluation: every example counted once, in eval mode, without gradients, in fp32 unless asked otherwise."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from scrutiny.trials.batches import eval_batches
+from scrutiny.trials.precision import dtype_name
 from scrutiny.trials.tasks import Task, make_task
 
 
@@ -28,6 +29,8 @@ class EvalResult:
             the per-example losses).
         outputs: Per-example arrays when asked for: ``pred``, ``target`` and ``loss``, first axis ``n``.
         batches: Per-batch sums when asked for: ``n`` (batch sizes) and each metric, shape ``(n_batches,)``.
+        dtype: The dtype the model ran in: ``float32`` (no autocast), else the autocast dtype (``bfloat16``,
+            ``float16``). The sums themselves are always accumulated in float64 from float32 scores.
     """
 
     split: str
@@ -36,6 +39,7 @@ class EvalResult:
     protocol: dict[str, Any]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     batches: dict[str, np.ndarray] = field(default_factory=dict)
+    dtype: str = "float32"
 
     @property
     def correct(self) -> int:
@@ -78,8 +82,10 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``model`` on every example of ``ds`` under ``protocol``.
 
-    The model is put in eval mode and its previous mode restored. The loss is the task's per-example loss (no
-    label smoothing). Raises :class:`EvaluationCountError` unless exactly ``len(ds)`` examples were evaluated.
+    The model is put in eval mode and its previous mode restored. It runs in fp32 unless ``autocast_dtype`` is given
+    (then under ``torch.autocast`` in that dtype; the result's ``dtype`` says which). The loss is the task's
+    per-example loss (no label smoothing). Raises :class:`EvaluationCountError` unless exactly ``len(ds)`` examples
+    were evaluated.
     """
     task = task or make_task("classification")
     was_training = model.training
@@ -127,4 +133,5 @@ def evaluate(
     batches = {k: torch.stack(v).cpu().numpy() for k, v in per_batch.items()}
     if "n" in batches:
         batches["n"] = batches["n"].astype(np.int64)
-    return EvalResult(split, n, {k: float(v) for k, v in sums.items()}, protocol_record, outputs, batches)
+    sums_out = {k: float(v) for k, v in sums.items()}
+    return EvalResult(split, n, sums_out, protocol_record, outputs, batches, dtype_name(autocast_dtype))

@@ -25,8 +25,12 @@ from typing import Any
 
 import torch
 
+from scrutiny.data import DataBundle
+from scrutiny.data._bundle import Split, n_examples
 from scrutiny.data.augment import AugmentedDataset
+from scrutiny.data.device_data import DeviceSplit, place_splits
 from scrutiny.device import resolve_device
+from scrutiny.errors import DataError
 from scrutiny.models import build_model, model_context
 from scrutiny.probes import ProbeContext, run_probes
 from scrutiny.registry import DATASETS, PROTOCOLS
@@ -148,19 +152,22 @@ def _fit(
     run = _setup(spec, seeds, device)
     trial = current()
     depends_on = list(trial.dependencies) if trial is not None else []
-    writer.write("data.json", {"info": _plain(run.bundle.info), "depends_on": depends_on})
+    writer.write("data.json", {"info": _plain(run.bundle.info), "depends_on": depends_on, "loading": run.loading})
     progress = Progress()
-    epochs = spec.train.epochs
+    epochs = run.epochs  # train.epochs, or fewer where train.max_steps stops the run sooner
     if epochs == 0:  # no training: the initialised model is evaluated once, as epoch 0
         progress.history.append({"epoch": 0, **evaluate_epoch(run, progress, 0)})
         writer.append_metrics(progress.history[-1])
     for epoch in range(1, epochs + 1):
         t0 = _sync_time(device)
         row = train_epoch(run, epoch, writer)
+        finish = getattr(run.optimizer, "finish", None)  # after the last step: e.g. lookahead's weights into the model
+        if epoch == epochs and callable(finish):
+            finish()
         if epoch % spec.eval.every_epochs == 0 or epoch == epochs:
             row.update(evaluate_epoch(run, progress, epoch))
-        row["epoch_time_s"] = epoch_time = _sync_time(device) - t0
-        progress.device_time += epoch_time
+        row["epoch_time_s"] = epoch_time = _sync_time(device) - t0  # with compilation, where compile_time_s is set
+        progress.device_time += epoch_time - row.get("compile_time_s", 0.0)  # without it
         progress.last_row = row
         progress.history.append(row)
         writer.append_metrics(row)
@@ -184,18 +191,23 @@ def _setup(spec: Spec, seeds: TrialSeeds, device: torch.device) -> Run:
     loading = set(DataSection.model_fields) - {"root"}  # how data are batched, not which data: not for the builder
     data_args = {k: v for k, v in spec.data.model_dump().items() if k not in loading}
     bundle = DATASETS.get(spec.data.name)(**data_args)
-    train_ds, eval_ds = bundle.split(bundle.train_split), bundle.split(spec.eval.split)
-    if bundle.augment is not None:
-        train_ds = AugmentedDataset(train_ds, bundle.augment, seeds.augment)
+    plain_train, eval_ds = bundle.split(bundle.train_split), bundle.split(spec.eval.split)
+    train_ds, eval_ds, placement = _place_data(spec, bundle, plain_train, eval_ds, device, seeds.augment)
     protocol = PROTOCOLS.get(spec.eval.protocol)(**spec.eval.protocol_args)
     task = make_task(bundle.task, **bundle.task_args)
     labels = labels_of(train_ds) if spec.data.sampler != "uniform" else None
+    n_steps = steps_per_epoch(n_examples(train_ds), spec.data.batch_size, spec.data.drop_last)
+    total_steps, horizon = spec.train.epochs * n_steps, float(spec.train.epochs)  # the schedule's span in epochs
+    if spec.train.max_steps is not None and n_steps:
+        total_steps = min(total_steps, spec.train.max_steps)
+        horizon = total_steps / n_steps  # a fractional last epoch: the schedule ends where training does
 
     torch.manual_seed(seeds.init)  # stream "init": parameter initialisation
     model = build_model(spec.model.model_dump(), model_context(bundle)).to(device)
+    _init_from_data(model, train_ds if isinstance(train_ds, DeviceSplit) else plain_train, device)
     if spec.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, spec.optim)
+    optimizer = build_optimizer(model, spec.optim, total_steps=total_steps)
     forward = torch.compile(model) if spec.train.compile else model
     torch.manual_seed(seeds.dropout)  # stream "dropout": randomness inside the model while training
     order = torch.Generator().manual_seed(seeds.data_order)  # stream "data_order"
@@ -212,16 +224,66 @@ def _setup(spec: Spec, seeds: TrialSeeds, device: torch.device) -> Run:
         forward,
         optimizer,
         order,
-        schedule=LrSchedule(optimizer, spec.optim, spec.schedule, spec.train.epochs),
+        schedule=LrSchedule(
+            optimizer, spec.optim, spec.schedule, horizon, steps_per_epoch=n_steps, total_steps=total_steps
+        ),
         precision=Precision.of(spec.train.precision, device),
-        n_steps=steps_per_epoch(len(train_ds), spec.data.batch_size, spec.data.drop_last),
+        n_steps=n_steps,
+        max_steps=spec.train.max_steps,
+        loading=placement,
     )
 
 
+def _place_data(
+    spec: Spec, bundle: DataBundle, train_ds: Split, eval_ds: Split, device: torch.device, augment_seed: int
+) -> tuple[Split, Split, dict[str, Any]]:
+    """The training and evaluation splits as the trial reads them: on the device (``data.on_device``) with the
+    batched augmentation, or where the dataset holds them with the per-example one; and a record of which."""
+    placed = place_splits(spec.data.on_device, bundle, train_ds, eval_ds, device, augment_seed)
+    if placed is not None:
+        return placed
+    loading: dict[str, Any] = {"on_device": False, "augment": None, "augment_draws": None}
+    if bundle.augment is not None:
+        if not getattr(bundle.augment, "per_example", True):
+            raise DataError(
+                f"data.on_device: this augmentation ({type(bundle.augment).__name__}, flip "
+                f"{getattr(bundle.augment, 'flip_mode', '?')}) is drawn per epoch on device-resident data only; "
+                "set data.on_device: true"
+            )
+        train_ds = AugmentedDataset(train_ds, bundle.augment, augment_seed)
+        describe = getattr(bundle.augment, "describe", None)
+        loading.update(
+            augment=describe() if callable(describe) else type(bundle.augment).__name__,
+            augment_draws="per example per (seed, epoch, index)",
+        )
+    return train_ds, eval_ds, loading
+
+
+def _init_from_data(model: torch.nn.Module, train: Split, device: torch.device) -> None:
+    """Give a model with a data-dependent initialisation (``init_from_data`` and ``data_init_examples``, e.g.
+    airbench's whitening layer) the first ``data_init_examples`` training examples, unaugmented, on ``device``."""
+    hook, count = getattr(model, "init_from_data", None), getattr(model, "data_init_examples", None)
+    if not callable(hook) or not isinstance(count, int):
+        return
+    count = min(count, n_examples(train))
+    if isinstance(train, DeviceSplit):
+        x = train.view(train.x[:count])
+    else:
+        x = torch.stack([train[i][0] for i in range(count)]).to(device)
+    hook(x)
+
+
 def _final_record(run: Run, progress: Progress, writer: TrialWriter) -> dict[str, Any]:
-    """Write the final checkpoint and arrays, count a training step's FLOPs, and return the trial's record."""
+    """Write the final checkpoint and arrays, count a training step's FLOPs, and return the trial's record.
+
+    Times: ``device_time_s`` is the sum of the epochs' ``epoch_time_s`` (training and evaluation, device
+    synchronised) less ``compile_time_s``; with ``train.compile`` the record has ``compile_time_s``, the wall time
+    of the first training step, which compiles the model (see :func:`~scrutiny.trials._epoch.train_epoch`), and
+    ``flops_per_train_step`` is ``None``: FLOPs are not counted for a compiled model. ``eval_dtype`` is the dtype
+    the evaluations ran in (``float32`` unless ``eval.precision: train``).
+    """
     spec, task, last_eval, best = run.spec, run.task, progress.last_eval, progress.best
-    epochs, split = spec.train.epochs, spec.eval.split
+    epochs, split = run.epochs, spec.eval.split
     if spec.train.save_checkpoint:
         writer.save_checkpoint(_state(run, epochs))
     flops = None
@@ -251,12 +313,19 @@ def _final_record(run: Run, progress: Progress, writer: TrialWriter) -> dict[str
         "selected_on_test": split == "test",
         "epochs": epochs,
         "n_params": sum(p.numel() for p in run.model.parameters()),
-        "train_steps": epochs * run.n_steps,
+        "train_steps": run.total_steps,
         "batch_size": spec.data.batch_size,
         "flops_per_train_step": flops,
         "device": str(run.device),
         "device_time_s": progress.device_time,
+        "eval_dtype": last_eval.dtype if last_eval else None,
+        **({"compile_time_s": _compile_time(progress.history)} if spec.train.compile else {}),
     }
+
+
+def _compile_time(history: list[dict[str, Any]]) -> float | None:
+    """``compile_time_s`` of the first epoch row that has it (the first epoch's), ``None`` without training."""
+    return next((row["compile_time_s"] for row in history if "compile_time_s" in row), None)
 
 
 def _sync_time(device: torch.device) -> float:

@@ -21,7 +21,6 @@ from scrutiny.errors import ScrutinyError
 from scrutiny.store import DEFAULT_STORE
 
 # data loading arguments of a spec's data section that a dataset builder does not take
-_LOADING = {"batch_size", "eval_batch_size", "num_workers", "drop_last", "sampler", "drs_start_epoch"}
 
 
 @dataclass
@@ -93,9 +92,11 @@ def build_bundle(name: str, args: Mapping[str, Any]) -> Any:
         ScrutinyError: Unknown dataset, or arguments its builder does not take.
     """
     from scrutiny.registry import DATASETS
+    from scrutiny.spec.schema import DataSection
 
+    loading = set(DataSection.model_fields) - {"root"}  # how data are batched and held, not which data
     builder = DATASETS.get(name)
-    kwargs = {k: v for k, v in args.items() if k not in _LOADING}
+    kwargs = {k: v for k, v in args.items() if k not in loading}
     try:
         return builder(**kwargs)
     except TypeError as exc:
