@@ -90,16 +90,16 @@ class BatchCropFlip:
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Crop and flip a batch ``x`` ``(B, C, H, W)`` with the rows of a draw for its examples (``(B,)`` each).
 
-        One gather: output pixel ``(i, j)`` of example ``b`` is padded pixel ``(top[b] + i, left[b] + j)``, or
-        ``left[b] + W - 1 - j`` where ``flip[b]``; the parameters are moved to ``x``'s device here.
+        One gather over the flattened padded images: output pixel ``(i, j)`` of example ``b`` is padded pixel
+        ``(top[b] + i, left[b] + j)``, or ``left[b] + W - 1 - j`` where ``flip[b]``. The parameters are moved to
+        ``x``'s device here.
         """
         b, c, h, w = x.shape
         device = x.device
         top, left, flip = (params[k].to(device, non_blocking=True) for k in ("top", "left", "flip"))
         padded = pad(x, self.padding, self.pad_mode)
-        rows = top[:, None] + torch.arange(h, device=device)  # (B, H)
         ahead = torch.arange(w, device=device)
+        rows = top[:, None] + torch.arange(h, device=device)  # (B, H)
         cols = left[:, None] + torch.where(flip[:, None], w - 1 - ahead, ahead)  # (B, W)
-        batch = torch.arange(b, device=device)[:, None, None]
-        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
-        return out.permute(0, 3, 1, 2).contiguous()
+        flat = (rows[:, :, None] * padded.shape[-1] + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
+        return torch.gather(padded.reshape(b, c, -1), 2, flat).reshape(b, c, h, w)
