@@ -58,7 +58,7 @@ tail -n 3 "$OUT/cuda_tests.log" | sed 's/^/   /' | tee -a "$SUMMARY"
 
 # 3. Throughput: scrutiny's loop against the bare loop, and the data paths.
 step gpu_throughput 120 "$PY" benchmarks/gpu_throughput.py --epochs 5 --repeats 2
-grep -E "^(ratio|loop|  )" "$OUT/gpu_throughput.log" | sed 's/^/   /' | tee -a "$SUMMARY"
+grep -E "^(ratio|loop|  [a-z_]+ +[0-9]+$)" "$OUT/gpu_throughput.log" | sed 's/^/   /' | tee -a "$SUMMARY"
 
 # 4. The seed study: SEEDS seeds, four trials sharing the GPU.
 step seed_study 150 "$PY" benchmarks/seed_study.py --seeds "$SEEDS" --workers 4 --gpus-per-trial 0.25
