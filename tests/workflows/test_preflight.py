@@ -186,3 +186,14 @@ def test_an_unknown_dataset_is_left_unchecked_and_says_so(tmp_path, monkeypatch)
     check = preflight({"s": spec}, {"s": "s.yaml"})["s"]
     assert not check.checked and "does not tell its facts" in check.note
     assert Path(tmp_path / "preflight_userdata.py").exists()
+
+
+def test_a_timed_estimate_counts_the_steps_that_max_steps_leaves(monkeypatch):
+    import scrutiny.workflows.estimate as estimate
+
+    monkeypatch.setattr(estimate, "_time_steps", lambda *a, **k: (1.0, 0.0))  # a training step costs 1 s
+    timer = estimate.StepTimer()
+    full = _spec(train={"epochs": 3, "device": "cpu"})  # 48 examples in batches of 16: 3 steps per epoch
+    cut = _spec(train={"epochs": 3, "device": "cpu", "max_steps": 4})
+    assert timer.estimate(full, dataset_facts(full)).seconds == 9.0
+    assert timer.estimate(cut, dataset_facts(cut)).seconds == 4.0

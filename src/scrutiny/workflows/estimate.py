@@ -200,8 +200,12 @@ class StepTimer:
             return Estimate(None, f"unknown (the timed step failed: {timed})")
         train_step, eval_step = timed
         steps = (n_train or 0) // data.batch_size if data.drop_last else math.ceil((n_train or 0) / data.batch_size)
+        total = epochs * steps
+        if spec.train.max_steps is not None and steps:  # a fractional last epoch: fewer steps and epochs
+            total = min(total, spec.train.max_steps)
+            epochs = min(epochs, math.ceil(total / steps))
         n_evals = len([e for e in range(1, epochs + 1) if e % spec.eval.every_epochs == 0 or e == epochs]) or 1
-        seconds = epochs * steps * train_step + n_evals * math.ceil(n_eval / eval_batch) * eval_step
+        seconds = total * train_step + n_evals * math.ceil(n_eval / eval_batch) * eval_step
         return Estimate(seconds, f"from a timed step on {device}")
 
 
