@@ -13,11 +13,11 @@
 #      .whl/airbench94.py (not part of this repository; copy it there from KellerJordan/cifar10-airbench);
 #   6. scrutiny case coordconv --scale paper and scrutiny case nf_spp --scale paper (generated data); the store is
 #      resumable, so a step cut by its limit reports how many trials it finished and a rerun goes on from there.
-# Then one summary. Usage: scripts/gpu_check.sh   (OUT=folder for the logs; SEEDS=N for the seed study)
+# The limits add up to 440 s, so that the whole check ends within 8 minutes. Then one summary. Usage: scripts/gpu_check.sh   (OUT=folder for the logs; SEEDS=N for the seed study)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${OUT:-/tmp/scrutiny-gpu-check}")
-SEEDS=${SEEDS:-24}
+SEEDS=${SEEDS:-32}
 PY=${PYTHON:-python3}
 WORK=$(mktemp -d /tmp/scrutiny-gpu.XXXXXX)
 mkdir -p "$OUT"
@@ -53,15 +53,15 @@ print(f"python {platform.python_version()}, torch {torch.__version__}, pydantic 
 EOF
 
 # 2. CUDA tests.
-step cuda_tests 150 "$PY" -m pytest -q -p no:cacheprovider tests/trials/test_cuda_paths.py
+step cuda_tests 80 "$PY" -m pytest -q -p no:cacheprovider tests/trials/test_cuda_paths.py
 tail -n 3 "$OUT/cuda_tests.log" | sed 's/^/   /' | tee -a "$SUMMARY"
 
 # 3. Throughput: scrutiny's loop against the bare loop, and the data paths.
-step gpu_throughput 120 "$PY" benchmarks/gpu_throughput.py --epochs 5 --repeats 2
+step gpu_throughput 90 "$PY" benchmarks/gpu_throughput.py --epochs 5 --repeats 2
 grep -E "^(ratio|loop|  [a-z_]+ +[0-9]+$)" "$OUT/gpu_throughput.log" | sed 's/^/   /' | tee -a "$SUMMARY"
 
 # 4. The seed study: SEEDS seeds, four trials sharing the GPU.
-step seed_study 150 "$PY" benchmarks/seed_study.py --seeds "$SEEDS" --workers 4 --gpus-per-trial 0.25
+step seed_study 120 "$PY" benchmarks/seed_study.py --seeds "$SEEDS" --workers 4 --gpus-per-trial 0.25
 grep -E "^(#|per trial|sweep|[0-9]+ of)" "$OUT/seed_study.log" | sed 's/^/   /' | tee -a "$SUMMARY"
 
 # 5. airbench's own script on random images in its own format (cifar10/train.pt, test.pt), where it was brought.
@@ -76,7 +76,7 @@ for name, n in (("train", 50000), ("test", 10000)):
     torch.save({"images": images, "labels": labels, "classes": [str(i) for i in range(10)]}, f"{sys.argv[1]}/{name}.pt")
 EOF
   cp .whl/airbench94.py "$WORK/airbench/"
-  (cd "$WORK/airbench" && step airbench_reference 75 "$PY" airbench94.py)
+  (cd "$WORK/airbench" && step airbench_reference 60 "$PY" airbench94.py)
   grep -E "eval" "$OUT/airbench_reference.log" | head -n 6 | sed 's/^/   /' | tee -a "$SUMMARY"
 else
   note "== airbench_reference: skipped (no .whl/airbench94.py)"
@@ -84,7 +84,7 @@ fi
 
 # 6. Two cases at the paper scale; their data are generated.
 for case in coordconv nf_spp; do
-  step "case_$case" 60 "$PY" -m scrutiny case "$case" --scale paper --workers 4 --store "$WORK/store_$case" \
+  step "case_$case" 45 "$PY" -m scrutiny case "$case" --scale paper --workers 4 --store "$WORK/store_$case" \
     --out "$OUT/report_$case" --force
   tail -n 4 "$OUT/case_$case.log" | sed 's/^/   /' | tee -a "$SUMMARY"
   "$PY" - "$WORK/store_$case" <<'EOF' | tee -a "$SUMMARY"
