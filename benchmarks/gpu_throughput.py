@@ -139,10 +139,10 @@ def bare_steps_per_s(spec_path: Path, root: Path, seed: int) -> float:
     g = torch.Generator().manual_seed(seed)
     times = []
     for epoch in range(1, spec.train.epochs + 1):
-        draws = {k: v.to(device) for k, v in augment.draw(seed, epoch, n).items()}
         model.train()
         sync(device)
         t0 = time.perf_counter()
+        draws = {k: v.to(device) for k, v in augment.draw(seed, epoch, n).items()}  # timed, as scrutiny's is
         order = torch.randperm(n, generator=g).to(device)
         for start in range(0, n - n % bs, bs):
             idx = order[start : start + bs]
