@@ -47,3 +47,17 @@ def cli_env() -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"
     return env
+
+
+@pytest.fixture(scope="module")
+def own_inductor_cache(tmp_path_factory):
+    """``torch.compile``'s on-disk cache in a folder of this test module's own, and dynamo's in-process caches
+    cleared: a cache that an earlier process left in /tmp (seen here: one written before the AVX2 cap above) gave
+    a compiled trial a NaN loss at its first step, so a compile test must not depend on it."""
+    import torch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("inductor")))
+        torch._dynamo.reset()
+        yield
+        torch._dynamo.reset()

@@ -19,7 +19,7 @@ train: {epochs: 2, device: cpu}
 
 
 @pytest.fixture(scope="module")
-def compiles():
+def compiles(own_inductor_cache):
     try:
         out = torch.compile(lambda x: x * 2 + 1)(torch.ones(3))
     except Exception as exc:  # no C++ compiler, an unsupported platform, ...

@@ -102,7 +102,7 @@ def test_bf16_channels_last_together_on_cuda(tmp_path):
 
 
 @pytest.mark.slow
-def test_compile_on_cuda_gives_eager_numbers_and_times_its_compilation(tmp_path):
+def test_compile_on_cuda_gives_eager_numbers_and_times_its_compilation(tmp_path, own_inductor_cache):
     overrides = ["data.drop_last=true", "train.deterministic=true"]
     eager, _, _ = _run(tmp_path, "eager", overrides)
     compiled, rows, _ = _run(tmp_path, "compiled", [*overrides, "train.compile=true"])
