@@ -40,7 +40,7 @@ class RandomCropFlip:
         self.flip = self.flip_mode != "none"
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "crop_flip", "padding": self.padding, "pad_mode": self.pad_mode, "flip": self.flip_mode}
+        return self.batched().describe()  # the same parameters
 
     @property
     def per_example(self) -> bool:

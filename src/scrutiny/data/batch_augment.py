@@ -40,11 +40,7 @@ def epoch_seed(seed: int, epoch: int, stream: str = "batch") -> int:
 
 def pad(x: torch.Tensor, padding: int, mode: PadMode) -> torch.Tensor:
     """``x`` ``(..., H, W)`` padded by ``padding`` on every side, with zeros or by reflection (edge not repeated)."""
-    if padding == 0:
-        return x
-    if mode == "zeros":
-        return F.pad(x, (padding,) * 4)
-    return F.pad(x, (padding,) * 4, mode=_TORCH_PAD[mode])
+    return F.pad(x, (padding,) * 4, mode=_TORCH_PAD[mode]) if padding else x
 
 
 class BatchCropFlip:

@@ -56,6 +56,12 @@ def _build(
 ) -> DataBundle:
     if root is None:
         raise DataError(f"data.root: required for {which} (a folder that holds '{_FOLDERS[which]}')")
+    if crop_padding < 0:
+        raise DataError(f"data.crop_padding: expected a number of pixels >= 0, got {crop_padding}")
+    if pad_mode not in ("zeros", "reflect"):
+        raise DataError(f"data.pad_mode: expected zeros or reflect, got {pad_mode!r}")
+    if flip not in ("random", "alternating", "none"):
+        raise DataError(f"data.flip: expected random, alternating or none, got {flip!r}")
     path = Path(root).expanduser()
     if download:  # torchvision fetches and checks the archive; the files are then read like any other
         import torchvision
@@ -72,12 +78,6 @@ def _build(
         )
     read = read_cifar(path, which)  # torchvision's files and order, without its checksum (a random folder reads too)
     train, test = read["train"], read["test"]
-    if crop_padding < 0:
-        raise DataError(f"data.crop_padding: expected a number of pixels >= 0, got {crop_padding}")
-    if pad_mode not in ("zeros", "reflect"):
-        raise DataError(f"data.pad_mode: expected zeros or reflect, got {pad_mode!r}")
-    if flip not in ("random", "alternating", "none"):
-        raise DataError(f"data.flip: expected random, alternating or none, got {flip!r}")
     mean, std = _STATS[which]
     splits = {"train": _Normalised(train, mean, std), "test": _Normalised(test, mean, std)}
     return DataBundle(

@@ -22,7 +22,7 @@ from scrutiny.data.device_data import DeviceSplit
 from scrutiny.data.samplers import sampler_order
 from scrutiny.spec import Spec
 from scrutiny.store import TrialWriter
-from scrutiny.trials.batches import batch_sizes, train_batches
+from scrutiny.trials.batches import batch_sizes, train_batches, training_length
 from scrutiny.trials.evaluate import EvalResult, evaluate
 from scrutiny.trials.optim import LrSchedule
 from scrutiny.trials.precision import Precision, eval_dtype
@@ -56,22 +56,17 @@ class Run:
     schedule: LrSchedule
     precision: Precision
     n_steps: int  # training steps per epoch
-    max_steps: int | None = None  # train.max_steps: training steps in all, the last epoch cut short
     loading: dict[str, Any] = field(default_factory=dict)  # where the data are held and how augmented (data.json)
 
     @property
     def epochs(self) -> int:
         """Epochs that train: ``train.epochs``, or fewer where ``train.max_steps`` ends the run sooner."""
-        epochs = self.spec.train.epochs
-        if self.max_steps is None or self.n_steps == 0:
-            return epochs
-        return min(epochs, -(-self.max_steps // self.n_steps))
+        return training_length(self.spec.train.epochs, self.n_steps, self.spec.train.max_steps)[0]
 
     @property
     def total_steps(self) -> int:
         """Training steps in all."""
-        full = self.spec.train.epochs * self.n_steps
-        return full if self.max_steps is None else min(full, self.max_steps)
+        return training_length(self.spec.train.epochs, self.n_steps, self.spec.train.max_steps)[1]
 
     def steps_in(self, epoch: int) -> int:
         """Training steps of ``epoch`` (from 1)."""

@@ -78,6 +78,17 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
+def training_length(epochs: int, n_steps: int, max_steps: int | None) -> tuple[int, int]:
+    """``(epochs that train, training steps in all)`` for ``epochs`` epochs of ``n_steps`` steps, cut at
+    ``max_steps`` (``train.max_steps``) where it is set: then the last epoch may be fractional and the later ones
+    are not run."""
+    total = epochs * n_steps
+    if max_steps is None or n_steps == 0:
+        return epochs, total
+    total = min(total, max_steps)
+    return -(-total // n_steps), total
+
+
 def batch_sizes(seen: int, batch_size: int, n_steps: int) -> torch.Tensor:
     """Size of each of the ``n_steps`` training batches ``(n_steps,)`` that held ``seen`` examples in all (the last
     one may be partial)."""

@@ -39,7 +39,7 @@ from scrutiny.spec import Spec, spec_hash, trial_id
 from scrutiny.spec.schema import DataSection
 from scrutiny.store import Store, TrialWriter
 from scrutiny.trials._epoch import Diverged, Progress, Run, evaluate_epoch, train_epoch
-from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches
+from scrutiny.trials.batches import labels_of, steps_per_epoch, train_batches, training_length
 from scrutiny.trials.dependencies import run_dependency
 from scrutiny.trials.environment import backend_settings, capture_environment
 from scrutiny.trials.faults import environment_fault, interrupted
@@ -197,10 +197,9 @@ def _setup(spec: Spec, seeds: TrialSeeds, device: torch.device) -> Run:
     task = make_task(bundle.task, **bundle.task_args)
     labels = labels_of(train_ds) if spec.data.sampler != "uniform" else None
     n_steps = steps_per_epoch(n_examples(train_ds), spec.data.batch_size, spec.data.drop_last)
-    total_steps, horizon = spec.train.epochs * n_steps, float(spec.train.epochs)  # the schedule's span in epochs
-    if spec.train.max_steps is not None and n_steps:
-        total_steps = min(total_steps, spec.train.max_steps)
-        horizon = total_steps / n_steps  # a fractional last epoch: the schedule ends where training does
+    _, total_steps = training_length(spec.train.epochs, n_steps, spec.train.max_steps)
+    # the schedule's span in epochs: fractional where train.max_steps ends training in an epoch
+    horizon = total_steps / n_steps if n_steps else float(spec.train.epochs)
 
     torch.manual_seed(seeds.init)  # stream "init": parameter initialisation
     model = build_model(spec.model.model_dump(), model_context(bundle)).to(device)
@@ -229,7 +228,6 @@ def _setup(spec: Spec, seeds: TrialSeeds, device: torch.device) -> Run:
         ),
         precision=Precision.of(spec.train.precision, device),
         n_steps=n_steps,
-        max_steps=spec.train.max_steps,
         loading=placement,
     )
 

@@ -198,12 +198,11 @@ class StepTimer:
         timed = self._cache[key]
         if isinstance(timed, str):
             return Estimate(None, f"unknown (the timed step failed: {timed})")
+        from scrutiny.trials.batches import steps_per_epoch, training_length
+
         train_step, eval_step = timed
-        steps = (n_train or 0) // data.batch_size if data.drop_last else math.ceil((n_train or 0) / data.batch_size)
-        total = epochs * steps
-        if spec.train.max_steps is not None and steps:  # a fractional last epoch: fewer steps and epochs
-            total = min(total, spec.train.max_steps)
-            epochs = min(epochs, math.ceil(total / steps))
+        steps = steps_per_epoch(n_train or 0, data.batch_size, data.drop_last)
+        epochs, total = training_length(epochs, steps, spec.train.max_steps)  # train.max_steps: fewer of both
         n_evals = len([e for e in range(1, epochs + 1) if e % spec.eval.every_epochs == 0 or e == epochs]) or 1
         seconds = total * train_step + n_evals * math.ceil(n_eval / eval_batch) * eval_step
         return Estimate(seconds, f"from a timed step on {device}")
