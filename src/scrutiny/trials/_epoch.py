@@ -140,7 +140,9 @@ def train_epoch(run: Run, epoch: int, writer: TrialWriter) -> dict[str, Any]:
             logits = run.forward(x)
             loss = run.task.loss(logits, y, spec.train.label_smoothing)
         run.optimizer.zero_grad(set_to_none=True)
-        skips[step] = run.precision.step(loss, run.model, run.optimizer, spec.train.grad_clip)
+        skipped_step = run.precision.step(loss, run.model, run.optimizer, spec.train.grad_clip)
+        if run.precision.scaler is not None:  # only fp16 skips; no write (a device kernel) per step otherwise
+            skips[step] = skipped_step
         if first_compiled:
             timing["compile_time_s"] = _synced_time(device) - start
         step_loss[step] = loss.detach()
