@@ -28,13 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from scrutiny.data.augment import AugmentedDataset, RandomCropFlip
 from scrutiny.data.batch_augment import BatchCropFlip
-from scrutiny.data.cifar_files import CifarSplit, write_cifar10
+from scrutiny.data.cifar_files import write_random_cifar10
 from scrutiny.data.device_data import CompactImages, DeviceSplit
 from scrutiny.models import build_model
 from scrutiny.spec import load_spec
@@ -49,15 +48,6 @@ STD = torch.tensor((0.2470, 0.2435, 0.2616)).view(1, 3, 1, 1)
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def random_cifar(root: Path, n_train: int, n_test: int, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    train = CifarSplit(
-        rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n_train).tolist()
-    )
-    test = CifarSplit(rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n_test).tolist())
-    write_cifar10(root, train, test)
 
 
 def data_paths(n: int, batch_size: int, device: torch.device, repeats: int) -> dict[str, float]:
@@ -188,7 +178,7 @@ def main() -> None:
         raise SystemExit("gpu_throughput: --epochs must be at least 3 (the first and the last are not timed)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "cifar"
-        random_cifar(root, n, 1000)
+        write_random_cifar10(root, n, 1000)
         spec_path = Path(tmp) / "spec.yaml"
         spec_path.write_text(SPEC.format(model=args.model, root=root, bs=bs, epochs=args.epochs, device=args.device))
         ours, bare = [], []

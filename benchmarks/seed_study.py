@@ -25,23 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from scrutiny.data.cifar_files import CifarSplit, write_cifar10
+from scrutiny.data.cifar_files import write_random_cifar10
 from scrutiny.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "cifar10_airbench94.yaml"
-
-
-def random_cifar(root: Path, n_train: int, n_test: int) -> None:
-    rng = np.random.default_rng(0)
-    pick = rng.integers
-    write_cifar10(
-        root,
-        CifarSplit(pick(0, 256, (n_train, 32, 32, 3), dtype=np.uint8), pick(0, 10, n_train).tolist()),
-        CifarSplit(pick(0, 256, (n_test, 32, 32, 3), dtype=np.uint8), pick(0, 10, n_test).tolist()),
-    )
 
 
 def main() -> None:
@@ -59,7 +47,7 @@ def main() -> None:
         root = args.data_root
         if root is None:
             root = str(Path(tmp) / "cifar")
-            random_cifar(Path(root), args.n_train, args.n_test)
+            write_random_cifar10(root, args.n_train, args.n_test)
             print(f"# data: RANDOM images in CIFAR-10's format ({args.n_train} + {args.n_test}); times only")
         else:
             print(f"# data: {root}")

@@ -3,13 +3,12 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from torch.utils.data import Dataset
 
 from scrutiny.data import DataBundle
-from scrutiny.data.cifar_files import CifarSplit, write_cifar10
+from scrutiny.data.cifar_files import write_random_cifar10
 from scrutiny.data.device_data import place_splits
 from scrutiny.errors import DataError
 from scrutiny.spec import load_spec
@@ -41,10 +40,7 @@ def _run(tmp_path, text, name, overrides=()):
 @pytest.fixture(scope="module")
 def cifar_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
-    rng = np.random.default_rng(0)
-    train = CifarSplit(rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 96).tolist())
-    test = CifarSplit(rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 40).tolist())
-    write_cifar10(root, train, test)
+    write_random_cifar10(root, 96, 40)
     return root
 
 

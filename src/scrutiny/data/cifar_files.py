@@ -76,6 +76,18 @@ def write_cifar10(root: str | Path, train: CifarSplit, test: CifarSplit) -> Path
     return folder
 
 
+def write_random_cifar10(root: str | Path, n_train: int, n_test: int, seed: int = 0) -> Path:
+    """A CIFAR-10-format folder of uniformly random images and labels (drawn in the order: training images, their
+    labels, test images, their labels) under ``root``: throughput only, its accuracies are chance."""
+    rng = np.random.default_rng(seed)
+
+    def split(n: int) -> CifarSplit:
+        return CifarSplit(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n).tolist())
+
+    train = split(n_train)
+    return write_cifar10(root, train, split(n_test))
+
+
 def _write_batch(path: Path, images: np.ndarray, labels: list[int], name: str) -> None:
     rows = np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), 3072).astype(np.uint8)
     with open(path, "wb") as fh:
